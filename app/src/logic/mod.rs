@@ -1,0 +1,4 @@
+//! Pure rules with no I/O, unit-tested, usable in the browser and on the server.
+
+pub mod throttle;
+pub mod time;

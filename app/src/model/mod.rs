@@ -1,0 +1,7 @@
+//! Types that cross the wire between the browser and the server: users, roles, audit events.
+
+pub mod audit;
+pub mod user;
+
+pub use audit::*;
+pub use user::*;

@@ -1,0 +1,19 @@
+//! One module per page of the console.
+
+mod account;
+mod audit;
+mod errors;
+mod login;
+mod not_built;
+mod overview;
+mod settings;
+mod users;
+
+pub use account::AccountPage;
+pub use audit::AuditPage;
+pub use errors::NotFound;
+pub use login::LoginPage;
+pub use not_built::{Area, NotBuilt};
+pub use overview::OverviewPage;
+pub use settings::SettingsPage;
+pub use users::UsersPage;

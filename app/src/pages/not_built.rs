@@ -1,0 +1,51 @@
+//! Areas of the console that are planned but not built yet say so plainly.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    Runs,
+    Releases,
+    Deployments,
+    Approvals,
+    Calibration,
+    Flags,
+}
+
+impl Area {
+    fn title(self) -> &'static str {
+        match self {
+            Area::Runs => "Runs",
+            Area::Releases => "Releases",
+            Area::Deployments => "Deployments",
+            Area::Approvals => "Approvals",
+            Area::Calibration => "Calibration",
+            Area::Flags => "Feature flags",
+        }
+    }
+
+    fn plan(self) -> &'static str {
+        match self {
+            Area::Runs => "CI runs pushed by GitHub, GitLab, Jenkins or any CI through the REST API, with their JUnit test reports, coverage, durations and flaky tests.",
+            Area::Releases => "Releases with their version, commit range and release notes grouped by change type, and the artifacts behind them.",
+            Area::Deployments => "Deployments of releases to dev, staging and production, with rolling, blue-green and canary strategies, monitoring windows and rollback measured against its SLA.",
+            Area::Approvals => "Releases waiting for your approval, with the diff, the quality gates and the failure risk on one screen.",
+            Area::Calibration => "Calibration reports of the CI failure-risk predictor: reliability diagrams, ROC and precision–recall curves, and the thresholds reviewers tune.",
+            Area::Flags => "Feature flags per environment, with progressive rollout schedules and an evaluation API for your services.",
+        }
+    }
+}
+
+#[component]
+pub fn NotBuilt(area: Area) -> impl IntoView {
+    view! {
+        <Title text=area.title()/>
+        <header class="page-header"><h1>{area.title()}</h1></header>
+        <section class="panel not-built">
+            <p class="tag">"Not built yet"</p>
+            <p>{area.plan()}</p>
+            <p class="muted">"This area is on the roadmap and has no data yet; nothing on this page is simulated."</p>
+        </section>
+    }
+}

@@ -1,0 +1,26 @@
+//! What every request handler and server function can reach: the database and settings.
+
+use crate::auth::SessionPolicy;
+use crate::store::Db;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub leptos_options: LeptosOptions,
+    pub sessions: SessionPolicy,
+    /// See [`crate::auth::dummy_hash`].
+    pub dummy_hash: Arc<str>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// The client's address as the server decided it (socket peer, or a trusted proxy's header).
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);

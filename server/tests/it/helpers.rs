@@ -1,0 +1,189 @@
+//! Test databases on both backends and a running server per test.
+
+use app::store::Db;
+use gatehouse_server::config::{Secret, Settings};
+use std::net::SocketAddr;
+
+/// A database for one test: a temp SQLite file, or a fresh Postgres database.
+pub struct TestDb {
+    pub url: String,
+    pub label: &'static str,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// The backends every store test runs on: SQLite always; Postgres when
+/// `GATEHOUSE_TEST_POSTGRES_URL` is set. CI sets `GATEHOUSE_REQUIRE_POSTGRES=1` so a missing
+/// URL fails instead of silently skipping.
+pub async fn backends() -> Vec<TestDb> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("gatehouse.db").display());
+    let mut all = vec![TestDb {
+        url,
+        label: "sqlite",
+        _dir: Some(dir),
+    }];
+    match std::env::var("GATEHOUSE_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        Some(base) => all.push(fresh_postgres(&base).await),
+        None => {
+            if std::env::var("GATEHOUSE_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                panic!("GATEHOUSE_REQUIRE_POSTGRES=1 but GATEHOUSE_TEST_POSTGRES_URL is not set");
+            }
+        }
+    }
+    all
+}
+
+/// Creates an empty database named after a random suffix on the server of `base`.
+async fn fresh_postgres(base: &str) -> TestDb {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(base)
+        .await
+        .expect("connect to GATEHOUSE_TEST_POSTGRES_URL");
+    let name = format!("gh_test_{}", rand::random::<u64>());
+    sqlx::query(&format!("create database {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let (prefix, _) = base.rsplit_once('/').expect("postgres url with a database");
+    TestDb {
+        url: format!("{prefix}/{name}"),
+        label: "postgres",
+        _dir: None,
+    }
+}
+
+pub async fn connect(db: &TestDb) -> Db {
+    let settings = settings_for(db);
+    gatehouse_server::connect(&settings)
+        .await
+        .expect("connect and migrate")
+}
+
+pub fn settings_for(db: &TestDb) -> Settings {
+    let mut s = Settings::default();
+    s.database_url = Secret::new(db.url.clone());
+    s.addr = "127.0.0.1:0".parse().unwrap();
+    s.demo_data = false;
+    s.admin_user = Some("admin".into());
+    s.admin_password = Some(Secret::new(ADMIN_PASSWORD));
+    s.db_max_connections = 5;
+    s
+}
+
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+/// A server running on a free port for one test.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub label: &'static str,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A browser-like client: keeps cookies, does not follow redirects, sends our Origin.
+    pub fn client(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::ORIGIN,
+            format!("http://{}", self.addr).parse().unwrap(),
+        );
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .unwrap()
+    }
+
+    /// Signs in through the form and returns the client holding the session.
+    pub async fn signed_in(&self, username: &str, password: &str) -> reqwest::Client {
+        let client = self.client();
+        let res = self.login(&client, username, password).await;
+        assert_eq!(
+            res.headers()["location"],
+            "/",
+            "{} sign-in of {username} failed",
+            self.label
+        );
+        client
+    }
+
+    pub async fn login(
+        &self,
+        client: &reqwest::Client,
+        username: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        client
+            .post(self.url("/login"))
+            .form(&[
+                ("username", username),
+                ("password", password),
+                ("next", "/"),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a user through the admin server function.
+    pub async fn add_user(
+        &self,
+        admin: &reqwest::Client,
+        username: &str,
+        role: &str,
+        password: &str,
+    ) {
+        let res = admin
+            .post(self.url("/api/users/create"))
+            .form(&[
+                ("username", username),
+                ("display_name", ""),
+                ("role", role),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            200,
+            "{}: {}",
+            self.label,
+            res.text().await.unwrap()
+        );
+    }
+}
+
+/// Starts the full HTTP stack on a free port, with the first admin created.
+pub async fn spawn_app(db: &TestDb) -> TestApp {
+    let settings = settings_for(db);
+    let pool = gatehouse_server::connect(&settings).await.expect("connect");
+    gatehouse_server::first_start(&settings, &pool)
+        .await
+        .expect("first start");
+    let state = gatehouse_server::build_state(&settings, pool.clone()).await;
+    let router = gatehouse_server::router(state, &settings);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    TestApp {
+        addr,
+        label: db.label,
+        _server: server,
+    }
+}

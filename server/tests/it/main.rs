@@ -1,0 +1,6 @@
+//! Integration tests in one binary (one link): store stories on SQLite and Postgres, and the
+//! HTTP stack through a real server on a free port.
+
+mod helpers;
+mod http;
+mod store;
