@@ -1,8 +1,11 @@
 //! Browsing the audit log (admins only).
 
-use crate::model::{AuditFilter, AuditPage, Role};
+use crate::model::{AuditFilter, AuditPage};
 use crate::AppError;
 use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::model::Role;
 
 #[server(endpoint = "audit/list")]
 pub async fn list_audit(#[server(default)] filter: AuditFilter) -> Result<AuditPage, AppError> {

@@ -1,8 +1,11 @@
 //! User administration (admins only).
 
-use crate::model::{Role, User};
+use crate::model::User;
 use crate::AppError;
 use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::model::Role;
 
 #[server(endpoint = "users/list")]
 pub async fn list_users() -> Result<Vec<User>, AppError> {

@@ -10,15 +10,24 @@ use leptos_router::components::{Outlet, A};
 /// The current user, loaded once per page load and shared with pages through context.
 pub type Me = Resource<Result<Option<User>, AppError>>;
 
-/// The signed-in user's role if known yet (pages use it to hide what the role cannot do).
-pub fn use_role() -> Signal<Option<Role>> {
+/// Shows its children only to a signed-in user whose role allows `needs`. This only hides
+/// what the role cannot do; the server refuses it regardless.
+#[component]
+pub fn IfRole(needs: Role, children: ChildrenFn) -> impl IntoView {
     let me = use_context::<Me>();
-    Signal::derive(move || {
-        me.and_then(|m| m.get())
-            .and_then(|r| r.ok())
-            .flatten()
-            .map(|u| u.role)
-    })
+    view! {
+        <Transition fallback=|| ()>
+            {move || {
+                let children = children.clone();
+                me.map(|me| Suspend::new(async move {
+                    match me.await {
+                        Ok(Some(user)) if user.role.allows(needs) => Some(children()),
+                        _ => None,
+                    }
+                }))
+            }}
+        </Transition>
+    }
 }
 
 struct NavItem {
@@ -91,7 +100,6 @@ pub fn Layout() -> impl IntoView {
 pub fn Frame(children: Children) -> impl IntoView {
     let me: Me = Resource::new(|| (), |_| current_user());
     provide_context(me);
-    let role = use_role();
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="topbar">
@@ -101,12 +109,11 @@ pub fn Frame(children: Children) -> impl IntoView {
                     {NAV
                         .iter()
                         .map(|item| {
-                            let needs = item.needs;
-                            let visible = move || needs == Role::Viewer || role.get().is_some_and(|r| r.allows(needs));
-                            view! {
-                                <Show when=visible>
-                                    <li><A href=item.href exact=true>{item.label}</A></li>
-                                </Show>
+                            let link = move || view! { <li><A href=item.href exact=true>{item.label}</A></li> };
+                            if item.needs == Role::Viewer {
+                                link().into_any()
+                            } else {
+                                view! { <IfRole needs=item.needs>{link()}</IfRole> }.into_any()
                             }
                         })
                         .collect_view()}

@@ -1,19 +1,17 @@
 //! Settings index: where admins manage the console.
 
-use crate::components::layout::use_role;
+use crate::components::layout::IfRole;
 use crate::model::Role;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    let role = use_role();
-    let is_admin = move || role.get() == Some(Role::Admin);
     view! {
         <Title text="Settings"/>
         <header class="page-header"><h1>"Settings"</h1></header>
         <div class="grid">
-            <Show when=is_admin>
+            <IfRole needs=Role::Admin>
                 <a class="panel card-link" href="/settings/users">
                     <h2>"Users"</h2>
                     <p>"Add people, change their role, disable accounts, reset passwords."</p>
@@ -22,7 +20,7 @@ pub fn SettingsPage() -> impl IntoView {
                     <h2>"Audit log"</h2>
                     <p>"Who did what and when: sign-ins, failed sign-ins, user changes."</p>
                 </a>
-            </Show>
+            </IfRole>
             <a class="panel card-link" href="/account">
                 <h2>"Your account"</h2>
                 <p>"Change your password."</p>
