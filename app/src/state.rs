@@ -24,3 +24,8 @@ impl FromRef<AppState> for LeptosOptions {
 /// The client's address as the server decided it (socket peer, or a trusted proxy's header).
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub String);
+
+/// The user the sign-in middleware found for this request, so server functions rendered in
+/// the same request do not look the session up again.
+#[derive(Debug, Clone)]
+pub struct SignedIn(pub Option<crate::model::User>);

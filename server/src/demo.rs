@@ -73,6 +73,10 @@ pub async fn generate(db: &Db, scale: u32) -> Result<String, StoreError> {
         let mut event = NewAuditEvent::new(&actor, action, Some(&user.username), detail);
         event.at = now - age_ms;
         audit::record(db, &event).await?;
+        if !failed {
+            // Events come oldest first, so the last one written is the latest sign-in.
+            users::set_last_login(db, user.id, event.at).await?;
+        }
     }
     lines.push(format!("  ({} audit events of history)", events));
     Ok(lines.join("\n"))

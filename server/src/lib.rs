@@ -20,6 +20,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::from_fn_with_state;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::{Extension, Router};
 use config::Settings;
 use leptos::config::LeptosOptions;
@@ -212,6 +213,13 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     let addr = listener.local_addr().map_err(StartError::Serve)?;
     println!("Gatehouse is serving on http://{addr}");
     tracing::info!(%addr, "listening");
+    // Streamed pages arrive in several writes: without TCP_NODELAY, Nagle's algorithm and
+    // delayed ACKs hold the last chunk of each response on a kept-alive connection for ~40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

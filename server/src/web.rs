@@ -242,7 +242,11 @@ pub async fn require_sign_in(
     };
     match (user, path.as_str()) {
         (Some(_), "/login") => Redirect::to("/").into_response(),
-        (None, "/login") | (Some(_), _) => next.run(req).await,
+        (user @ None, "/login") | (user @ Some(_), _) => {
+            let mut req = req;
+            req.extensions_mut().insert(app::state::SignedIn(user));
+            next.run(req).await
+        }
         (None, _) => {
             let target = req
                 .uri()

@@ -35,11 +35,21 @@ pub(crate) mod guard {
             .unwrap_or_else(|| "unknown".into())
     }
 
+    /// The signed-in user of this request: the one the page middleware found, else from the
+    /// session.
+    pub async fn signed_in(state: &AppState) -> Result<Option<User>, AppError> {
+        let cached = use_context::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<crate::state::SignedIn>().cloned());
+        match cached {
+            Some(crate::state::SignedIn(user)) => Ok(user),
+            None => Ok(crate::auth::current_user(state, &session().await?).await?),
+        }
+    }
+
     /// The signed-in user if their role allows `needed`; 401 or 403 otherwise.
     pub async fn require(needed: Role) -> Result<(AppState, User), AppError> {
         let state = state()?;
-        let session = session().await?;
-        let user = crate::auth::current_user(&state, &session)
+        let user = signed_in(&state)
             .await?
             .ok_or(AppError::Unauthorized)
             .map_err(with_status)?;

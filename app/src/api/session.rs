@@ -9,12 +9,7 @@ use leptos::prelude::*;
 pub async fn current_user() -> Result<Option<User>, AppError> {
     use super::guard::*;
     let state = state()?;
-    let session = session().await?;
-    respond(
-        crate::auth::current_user(&state, &session)
-            .await
-            .map_err(AppError::from),
-    )
+    respond(signed_in(&state).await)
 }
 
 /// Changes the signed-in user's password after checking the current one. Other sessions of

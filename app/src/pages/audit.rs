@@ -71,7 +71,11 @@ pub fn AuditPage() -> impl IntoView {
                                         {page.events.into_iter().map(|e| view! {
                                             <tr>
                                                 <td class="nowrap">{format_utc(e.at)}</td>
-                                                <td>{e.actor.unwrap_or_else(|| "system".into())}</td>
+                                                <td>{match (e.actor, &e.ip) {
+                                                    (Some(a), _) => a,
+                                                    (None, Some(_)) => "anonymous".into(),
+                                                    (None, None) => "system".into(),
+                                                }}</td>
                                                 <td><code>{e.action}</code></td>
                                                 <td>{e.target.unwrap_or_default()}</td>
                                                 <td>{e.detail.unwrap_or_default()}</td>

@@ -301,3 +301,12 @@ pub async fn recent_login_failures(
         last_for_address: lb,
     })
 }
+
+/// Sets the last sign-in time without an audit entry (demo data replays history with its own).
+pub async fn set_last_login(db: &Db, id: UserId, at: i64) -> StoreResult<()> {
+    on_pool!(db, pool => {
+        sqlx::query("update app_user set last_login_at = $1 where app_user_id = $2")
+            .bind(at).bind(id.0).execute(pool).await?;
+    });
+    Ok(())
+}
