@@ -23,6 +23,9 @@ struct SessionAuth {
     user_id: i64,
     credentials_version: i64,
     login_at: i64,
+    /// When the session was last renewed; renewing saves it, which extends its idle expiry.
+    #[serde(default)]
+    seen_at: i64,
 }
 
 /// How long sessions live; from configuration.
@@ -152,6 +155,7 @@ pub async fn login(
         user_id: record.user.id.0,
         credentials_version: record.credentials_version,
         login_at: now,
+        seen_at: now,
     };
     session.insert(AUTH_KEY, auth).await.map_err(|e| {
         tracing::error!(error = %e, "could not write the session");
@@ -185,22 +189,37 @@ pub async fn logout(state: &AppState, session: &Session, ip: &str) -> Result<(),
         .map_err(|e| StoreError::Other(format!("session: {e}")))
 }
 
-/// The signed-in user of this session, if the session is still valid: within its absolute
-/// lifetime, the user enabled, and their credentials unchanged since sign-in.
+/// The signed-in user of this session, if the session is still valid: used within its idle
+/// limit, within its absolute lifetime, the user enabled, and their credentials unchanged
+/// since sign-in. An active session is renewed (saved, extending its idle expiry) at most
+/// once a minute, so reading pages costs no write per request.
 pub async fn current_user(state: &AppState, session: &Session) -> Result<Option<User>, StoreError> {
     let auth: Option<SessionAuth> = session
         .get(AUTH_KEY)
         .await
         .map_err(|e| StoreError::Unavailable(format!("session: {e}")))?;
-    let Some(auth) = auth else { return Ok(None) };
-    let too_old = now_ms() - auth.login_at > state.sessions.absolute.as_millis() as i64;
-    let record: Option<UserRecord> = if too_old {
+    let Some(mut auth) = auth else {
+        return Ok(None);
+    };
+    let now = now_ms();
+    let idle_ms = state.sessions.idle.as_millis() as i64;
+    let expired = now - auth.login_at > state.sessions.absolute.as_millis() as i64
+        || (auth.seen_at > 0 && now - auth.seen_at > idle_ms);
+    let record: Option<UserRecord> = if expired {
         None
     } else {
         users::get(&state.db, UserId(auth.user_id)).await?
     };
     match record {
         Some(r) if !r.user.disabled && r.credentials_version == auth.credentials_version => {
+            let renew_after = (idle_ms / 4).min(60_000);
+            if now - auth.seen_at > renew_after {
+                auth.seen_at = now;
+                session
+                    .insert(AUTH_KEY, auth)
+                    .await
+                    .map_err(|e| StoreError::Unavailable(format!("session: {e}")))?;
+            }
             Ok(Some(r.user))
         }
         _ => {

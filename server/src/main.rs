@@ -3,6 +3,9 @@
 use clap::Parser;
 use gatehouse_server::{cli, config::Settings, telemetry};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();

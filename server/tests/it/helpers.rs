@@ -164,7 +164,10 @@ impl TestApp {
 
 /// Starts the full HTTP stack on a free port, with the first admin created.
 pub async fn spawn_app(db: &TestDb) -> TestApp {
-    let settings = settings_for(db);
+    spawn_app_with(db, settings_for(db)).await
+}
+
+pub async fn spawn_app_with(db: &TestDb, settings: Settings) -> TestApp {
     let pool = gatehouse_server::connect(&settings).await.expect("connect");
     gatehouse_server::first_start(&settings, &pool)
         .await

@@ -1,7 +1,8 @@
 //! The HTTP stack through a real server: sign-in, sessions, roles, cross-site refusal, probes.
 
-use crate::helpers::{backends, spawn_app, TestApp, ADMIN_PASSWORD};
+use crate::helpers::{backends, settings_for, spawn_app, spawn_app_with, TestApp, ADMIN_PASSWORD};
 use reqwest::StatusCode;
+use std::time::Duration;
 
 async fn each_app() -> Vec<TestApp> {
     let mut apps = Vec::new();
@@ -505,5 +506,55 @@ async fn the_theme_toggle_works_without_javascript() {
             .await
             .unwrap();
         assert!(html.contains("data-theme=\"dark\""), "{}", app.label);
+    }
+}
+
+async fn me(app: &TestApp, client: &reqwest::Client) -> serde_json::Value {
+    client
+        .post(app.url("/api/session/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sessions_end_when_idle_and_at_their_absolute_limit_but_activity_keeps_them() {
+    for db in backends().await {
+        let mut settings = settings_for(&db);
+        settings.session_idle = Duration::from_secs(3);
+        let app = spawn_app_with(&db, settings.clone()).await;
+        let client = app.signed_in("admin", ADMIN_PASSWORD).await;
+        for _ in 0..2 {
+            tokio::time::sleep(Duration::from_millis(2000)).await;
+            assert_eq!(
+                me(&app, &client).await["username"],
+                "admin",
+                "{}: activity renews the session",
+                app.label
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        assert!(
+            me(&app, &client).await.is_null(),
+            "{}: idle for longer than the limit",
+            app.label
+        );
+
+        settings.session_idle = Duration::from_secs(60);
+        settings.session_absolute = Duration::from_secs(2);
+        let app = spawn_app_with(&db, settings).await;
+        let client = app.signed_in("admin", ADMIN_PASSWORD).await;
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(me(&app, &client).await["username"], "admin");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(
+            me(&app, &client).await.is_null(),
+            "{}: past the absolute limit",
+            app.label
+        );
+        std::mem::forget(db);
     }
 }
