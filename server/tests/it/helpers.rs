@@ -133,6 +133,31 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Calls a server function with a form body.
+    pub async fn call(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        client.post(self.url(path)).form(form).send().await.unwrap()
+    }
+
+    /// Calls a server function and decodes its JSON answer.
+    pub async fn json(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> serde_json::Value {
+        self.call(client, path, form).await.json().await.unwrap()
+    }
+
+    /// The signed-in user of `client`'s session, or null.
+    pub async fn me(&self, client: &reqwest::Client) -> serde_json::Value {
+        self.json(client, "/api/session/me", &[]).await
+    }
+
     /// Creates a user through the admin server function.
     pub async fn add_user(
         &self,
@@ -141,17 +166,18 @@ impl TestApp {
         role: &str,
         password: &str,
     ) {
-        let res = admin
-            .post(self.url("/api/users/create"))
-            .form(&[
-                ("username", username),
-                ("display_name", ""),
-                ("role", role),
-                ("password", password),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let res = self
+            .call(
+                admin,
+                "/api/users/create",
+                &[
+                    ("username", username),
+                    ("display_name", ""),
+                    ("role", role),
+                    ("password", password),
+                ],
+            )
+            .await;
         assert_eq!(
             res.status(),
             200,

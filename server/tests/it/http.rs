@@ -30,14 +30,7 @@ async fn admin_signs_in_with_a_renewed_http_only_session_and_signs_out() {
         );
         let first_id = cookie.split(';').next().unwrap().to_string();
 
-        let me: serde_json::Value = client
-            .post(app.url("/api/session/me"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let me: serde_json::Value = app.me(&client).await;
         assert_eq!(me["username"], "admin", "{}", app.label);
         assert_eq!(me["role"], "admin");
 
@@ -63,14 +56,7 @@ async fn admin_signs_in_with_a_renewed_http_only_session_and_signs_out() {
 
         let res = client.post(app.url("/logout")).send().await.unwrap();
         assert_eq!(res.headers()["location"], "/login?signed_out=1");
-        let me: serde_json::Value = client
-            .post(app.url("/api/session/me"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let me: serde_json::Value = app.me(&client).await;
         assert!(me.is_null(), "{}: signed out", app.label);
         let res = client.get(app.url("/")).send().await.unwrap();
         assert_eq!(res.headers()["location"], "/login");
@@ -107,15 +93,13 @@ async fn wrong_password_and_unknown_user_get_the_same_answer_and_are_audited() {
         assert!(page.contains("Wrong username or password."), "{page}");
 
         let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
-        let audit: serde_json::Value = admin
-            .post(app.url("/api/audit/list"))
-            .form(&[("filter[action]", "user.login_failed")])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let audit: serde_json::Value = app
+            .json(
+                &admin,
+                "/api/audit/list",
+                &[("filter[action]", "user.login_failed")],
+            )
+            .await;
         let targets: Vec<_> = audit["events"]
             .as_array()
             .unwrap()
@@ -210,20 +194,13 @@ async fn a_viewer_is_refused_every_admin_action_with_403() {
             ("/api/audit/list", vec![]),
         ];
         for (path, form) in calls {
-            let res = viewer.post(app.url(path)).form(&form).send().await.unwrap();
+            let res = app.call(&viewer, path, &form).await;
             assert_eq!(res.status(), StatusCode::FORBIDDEN, "{}: {path}", app.label);
             let body = res.text().await.unwrap();
             assert!(body.contains("this needs the admin role"), "{path}: {body}");
         }
         // Nothing changed.
-        let users: serde_json::Value = admin
-            .post(app.url("/api/users/list"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let users: serde_json::Value = app.json(&admin, "/api/users/list", &[]).await;
         let names: Vec<_> = users
             .as_array()
             .unwrap()
@@ -241,14 +218,7 @@ async fn disabling_a_user_or_resetting_the_password_ends_their_sessions() {
         app.add_user(&admin, "olga", "approver", "approver-password")
             .await;
         let olga = app.signed_in("olga", "approver-password").await;
-        let users: serde_json::Value = admin
-            .post(app.url("/api/users/list"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let users: serde_json::Value = app.json(&admin, "/api/users/list", &[]).await;
         let id = users
             .as_array()
             .unwrap()
@@ -259,40 +229,28 @@ async fn disabling_a_user_or_resetting_the_password_ends_their_sessions() {
             .unwrap()
             .to_string();
 
-        let res = admin
-            .post(app.url("/api/users/reset_password"))
-            .form(&[("user_id", id.as_str())])
-            .send()
-            .await
-            .unwrap();
+        let res = app
+            .call(
+                &admin,
+                "/api/users/reset_password",
+                &[("user_id", id.as_str())],
+            )
+            .await;
         assert_eq!(res.status(), StatusCode::OK, "{}", app.label);
         let new_password: String = res.json().await.unwrap();
-        let me: serde_json::Value = olga
-            .post(app.url("/api/session/me"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let me: serde_json::Value = app.me(&olga).await;
         assert!(me.is_null(), "{}: the old session ended", app.label);
         let olga = app.signed_in("olga", &new_password).await;
 
-        let res = admin
-            .post(app.url("/api/users/disabled"))
-            .form(&[("user_id", id.as_str()), ("disabled", "true")])
-            .send()
-            .await
-            .unwrap();
+        let res = app
+            .call(
+                &admin,
+                "/api/users/disabled",
+                &[("user_id", id.as_str()), ("disabled", "true")],
+            )
+            .await;
         assert_eq!(res.status(), StatusCode::OK);
-        let me: serde_json::Value = olga
-            .post(app.url("/api/session/me"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let me: serde_json::Value = app.me(&olga).await;
         assert!(me.is_null(), "{}: a disabled user is signed out", app.label);
         let res = app.login(&app.client(), "olga", &new_password).await;
         assert_eq!(
@@ -311,16 +269,17 @@ async fn users_change_their_own_password_and_stay_signed_in() {
         app.add_user(&admin, "paul", "reviewer", "reviewer-password")
             .await;
         let paul = app.signed_in("paul", "reviewer-password").await;
-        let bad = paul
-            .post(app.url("/api/session/password"))
-            .form(&[
-                ("current", "wrong"),
-                ("new_password", "a-new-password"),
-                ("confirm", "a-new-password"),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let bad = app
+            .call(
+                &paul,
+                "/api/session/password",
+                &[
+                    ("current", "wrong"),
+                    ("new_password", "a-new-password"),
+                    ("confirm", "a-new-password"),
+                ],
+            )
+            .await;
         assert_eq!(
             bad.status(),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -332,25 +291,19 @@ async fn users_change_their_own_password_and_stay_signed_in() {
             .await
             .unwrap()
             .contains("current password is wrong"));
-        let ok = paul
-            .post(app.url("/api/session/password"))
-            .form(&[
-                ("current", "reviewer-password"),
-                ("new_password", "a-new-password"),
-                ("confirm", "a-new-password"),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let ok = app
+            .call(
+                &paul,
+                "/api/session/password",
+                &[
+                    ("current", "reviewer-password"),
+                    ("new_password", "a-new-password"),
+                    ("confirm", "a-new-password"),
+                ],
+            )
+            .await;
         assert_eq!(ok.status(), StatusCode::OK, "{}", app.label);
-        let me: serde_json::Value = paul
-            .post(app.url("/api/session/me"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let me: serde_json::Value = app.me(&paul).await;
         assert_eq!(me["username"], "paul", "{}: still signed in", app.label);
         app.signed_in("paul", "a-new-password").await;
     }
@@ -370,27 +323,29 @@ async fn bad_input_to_user_creation_is_refused_with_what_is_wrong() {
             (("admin", "viewer", "long-enough-pw"), "`admin` is taken"),
         ];
         for ((username, role, password), expected) in cases {
-            let res = admin
-                .post(app.url("/api/users/create"))
-                .form(&[
-                    ("username", username),
-                    ("display_name", ""),
-                    ("role", role),
-                    ("password", password),
-                ])
-                .send()
-                .await
-                .unwrap();
+            let res = app
+                .call(
+                    &admin,
+                    "/api/users/create",
+                    &[
+                        ("username", username),
+                        ("display_name", ""),
+                        ("role", role),
+                        ("password", password),
+                    ],
+                )
+                .await;
             assert!(res.status().is_client_error(), "{}: {username}", app.label);
             let body = res.text().await.unwrap();
             assert!(body.contains(expected), "{}: {body}", app.label);
         }
-        let res = admin
-            .post(app.url("/api/users/role"))
-            .form(&[("user_id", "not-a-number"), ("role", "viewer")])
-            .send()
-            .await
-            .unwrap();
+        let res = app
+            .call(
+                &admin,
+                "/api/users/role",
+                &[("user_id", "not-a-number"), ("role", "viewer")],
+            )
+            .await;
         assert!(
             res.status().is_client_error(),
             "{}: {}",
@@ -424,14 +379,7 @@ async fn cross_site_posts_are_refused() {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
-        let users: serde_json::Value = admin
-            .post(app.url("/api/users/list"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let users: serde_json::Value = app.json(&admin, "/api/users/list", &[]).await;
         assert_eq!(users.as_array().unwrap().len(), 1, "{}", app.label);
     }
 }
@@ -509,17 +457,6 @@ async fn the_theme_toggle_works_without_javascript() {
     }
 }
 
-async fn me(app: &TestApp, client: &reqwest::Client) -> serde_json::Value {
-    client
-        .post(app.url("/api/session/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn sessions_end_when_idle_and_at_their_absolute_limit_but_activity_keeps_them() {
     for db in backends().await {
@@ -530,7 +467,7 @@ async fn sessions_end_when_idle_and_at_their_absolute_limit_but_activity_keeps_t
         for _ in 0..2 {
             tokio::time::sleep(Duration::from_millis(2000)).await;
             assert_eq!(
-                me(&app, &client).await["username"],
+                app.me(&client).await["username"],
                 "admin",
                 "{}: activity renews the session",
                 app.label
@@ -538,7 +475,7 @@ async fn sessions_end_when_idle_and_at_their_absolute_limit_but_activity_keeps_t
         }
         tokio::time::sleep(Duration::from_millis(3500)).await;
         assert!(
-            me(&app, &client).await.is_null(),
+            app.me(&client).await.is_null(),
             "{}: idle for longer than the limit",
             app.label
         );
@@ -548,10 +485,10 @@ async fn sessions_end_when_idle_and_at_their_absolute_limit_but_activity_keeps_t
         let app = spawn_app_with(&db, settings).await;
         let client = app.signed_in("admin", ADMIN_PASSWORD).await;
         tokio::time::sleep(Duration::from_millis(1000)).await;
-        assert_eq!(me(&app, &client).await["username"], "admin");
+        assert_eq!(app.me(&client).await["username"], "admin");
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert!(
-            me(&app, &client).await.is_null(),
+            app.me(&client).await.is_null(),
             "{}: past the absolute limit",
             app.label
         );
