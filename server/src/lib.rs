@@ -83,7 +83,7 @@ pub fn leptos_options(site_root: &Path, addr: SocketAddr) -> LeptosOptions {
 
 /// Builds the application state: database, Leptos options, session policy.
 pub async fn build_state(settings: &Settings, db: Db) -> AppState {
-    AppState {
+    AppState::new(app::state::AppStateInner {
         db,
         leptos_options: leptos_options(&settings.resolved_site_root(), settings.addr),
         sessions: SessionPolicy {
@@ -92,7 +92,7 @@ pub async fn build_state(settings: &Settings, db: Db) -> AppState {
             cookie_secure: settings.cookie_secure,
         },
         dummy_hash: Arc::from(app::auth::dummy_hash().await),
-    }
+    })
 }
 
 /// The whole HTTP stack: Leptos pages and server functions, sign-in routes, probes, static
