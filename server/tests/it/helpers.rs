@@ -158,7 +158,24 @@ impl TestApp {
         self.json(client, "/api/session/me", &[]).await
     }
 
-    /// Creates a user through the admin server function.
+    /// Calls the admin server function that creates a user.
+    pub async fn create_user(
+        &self,
+        admin: &reqwest::Client,
+        username: &str,
+        role: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let form = [
+            ("username", username),
+            ("display_name", ""),
+            ("role", role),
+            ("password", password),
+        ];
+        self.call(admin, "/api/users/create", &form).await
+    }
+
+    /// Creates a user through the admin server function and checks it worked.
     pub async fn add_user(
         &self,
         admin: &reqwest::Client,
@@ -166,18 +183,7 @@ impl TestApp {
         role: &str,
         password: &str,
     ) {
-        let res = self
-            .call(
-                admin,
-                "/api/users/create",
-                &[
-                    ("username", username),
-                    ("display_name", ""),
-                    ("role", role),
-                    ("password", password),
-                ],
-            )
-            .await;
+        let res = self.create_user(admin, username, role, password).await;
         assert_eq!(
             res.status(),
             200,

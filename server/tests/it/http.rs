@@ -323,18 +323,7 @@ async fn bad_input_to_user_creation_is_refused_with_what_is_wrong() {
             (("admin", "viewer", "long-enough-pw"), "`admin` is taken"),
         ];
         for ((username, role, password), expected) in cases {
-            let res = app
-                .call(
-                    &admin,
-                    "/api/users/create",
-                    &[
-                        ("username", username),
-                        ("display_name", ""),
-                        ("role", role),
-                        ("password", password),
-                    ],
-                )
-                .await;
+            let res = app.create_user(&admin, username, role, password).await;
             assert!(res.status().is_client_error(), "{}: {username}", app.label);
             let body = res.text().await.unwrap();
             assert!(body.contains(expected), "{}: {body}", app.label);
