@@ -2,6 +2,7 @@
 //! every request passes: client address, cross-site request refusal, sign-in guard for pages.
 
 use app::components::theme::{theme_from_cookie_header, THEME_COOKIE};
+use app::logic::url::encode_query_value;
 use app::state::{AppState, ClientIp};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -33,19 +34,6 @@ fn safe_next(next: &str) -> &str {
     } else {
         "/"
     }
-}
-
-fn encode_query_value(v: &str) -> String {
-    let mut out = String::new();
-    for b in v.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// `POST /login`: a plain form post, answered with a redirect either way.

@@ -2,3 +2,4 @@
 
 pub mod throttle;
 pub mod time;
+pub mod url;

@@ -3,6 +3,7 @@
 use crate::api::audit::list_audit;
 use crate::components::feedback::ErrorPanel;
 use crate::logic::time::format_utc;
+use crate::logic::url::encode_query_value;
 use crate::model::AuditFilter;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -35,8 +36,8 @@ pub fn AuditPage() -> impl IntoView {
                     Ok(page) => {
                         let next = page.next_before_id.map(|id| {
                             let mut q = vec![format!("before={id}")];
-                            if let Some(a) = &f.actor { q.push(format!("actor={a}")); }
-                            if let Some(a) = &f.action { q.push(format!("action={a}")); }
+                            if let Some(a) = &f.actor { q.push(format!("actor={}", encode_query_value(a))); }
+                            if let Some(a) = &f.action { q.push(format!("action={}", encode_query_value(a))); }
                             format!("/settings/audit?{}", q.join("&"))
                         });
                         let selected = f.action.clone().unwrap_or_default();
