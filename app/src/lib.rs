@@ -29,6 +29,7 @@ use pages::*;
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let theme = components::theme::theme_from_request();
+    let files = site_files(&options);
     view! {
         <!DOCTYPE html>
         <html lang="en" data-theme=theme>
@@ -37,8 +38,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <AutoReload options=options.clone()/>
-                <link id="leptos" rel="stylesheet" href=stylesheet_href(&options)/>
-                <HydrationScripts options/>
+                <link id="leptos" rel="stylesheet" href=files.css.as_str()/>
+                <link rel="modulepreload" href=files.js.as_str() crossorigin=""/>
+                <link rel="preload" href=files.wasm.as_str() r#as="fetch" r#type="application/wasm" crossorigin=""/>
+                <script type="module">{files.loader.as_str()}</script>
                 <MetaTags/>
             </head>
             <body>
@@ -48,28 +51,55 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The stylesheet's URL, with the content hash cargo-leptos wrote to `hash.txt` beside the
-/// binary. Read once: `leptos_meta::HashedStylesheet` reads the file on every page, which cost
-/// 7% of the sign-in page's CPU.
-fn stylesheet_href(options: &LeptosOptions) -> &'static str {
-    static HREF: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HREF.get_or_init(|| {
-        let name = &options.output_name;
-        let pkg = &options.site_pkg_dir;
-        let hash = options
+/// URLs of the built stylesheet, JS glue and WebAssembly, with the content hashes cargo-leptos
+/// wrote to `hash.txt` beside the binary. Read once per process: `leptos_meta::HashedStylesheet`
+/// and `leptos::HydrationScripts` read that file on every page, which cost 7% and 8.6% of the
+/// sign-in page's CPU.
+struct SiteFiles {
+    css: String,
+    js: String,
+    wasm: String,
+    /// The module script that loads the JS glue and hydrates the body.
+    loader: String,
+}
+
+fn site_files(options: &LeptosOptions) -> &'static SiteFiles {
+    static FILES: std::sync::OnceLock<SiteFiles> = std::sync::OnceLock::new();
+    FILES.get_or_init(|| {
+        let hashes = options
             .hash_files
             .then(|| {
                 let exe = std::env::current_exe().ok()?;
-                let text =
-                    std::fs::read_to_string(exe.parent()?.join(options.hash_file.as_ref())).ok()?;
-                text.lines()
-                    .find_map(|l| l.trim().strip_prefix("css:").map(|h| h.trim().to_string()))
+                std::fs::read_to_string(exe.parent()?.join(options.hash_file.as_ref())).ok()
             })
-            .flatten();
-        match hash {
-            Some(h) => format!("/{pkg}/{name}.{h}.css"),
-            None => format!("/{pkg}/{name}.css"),
-        }
+            .flatten()
+            .unwrap_or_default();
+        let hash_of = |kind: &str| {
+            hashes.lines().find_map(|l| {
+                l.trim()
+                    .strip_prefix(kind)
+                    .and_then(|rest| rest.strip_prefix(':'))
+                    .map(|h| format!(".{}", h.trim()))
+            })
+        };
+        let name = &options.output_name;
+        let pkg = &options.site_pkg_dir;
+        // Outside cargo-leptos, wasm-bindgen names the module `<name>_bg.wasm`.
+        let wasm_suffix = if option_env!("LEPTOS_OUTPUT_NAME").is_none() {
+            "_bg".to_string()
+        } else {
+            String::new()
+        };
+        let css = format!("/{pkg}/{name}{}.css", hash_of("css").unwrap_or_default());
+        let js = format!("/{pkg}/{name}{}.js", hash_of("js").unwrap_or_default());
+        let wasm = format!(
+            "/{pkg}/{name}{}.wasm",
+            hash_of("wasm").unwrap_or(wasm_suffix)
+        );
+        let loader = format!(
+            "import(\"{js}\").then(m => m.default({{module_or_path: \"{wasm}\"}}).then(() => m.hydrate()));"
+        );
+        SiteFiles { css, js, wasm, loader }
     })
 }
 
