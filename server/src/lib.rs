@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod ingest;
 pub mod jobs;
 pub mod metrics;
 pub mod ops;

@@ -1,7 +1,9 @@
 //! Types that cross the wire between the browser and the server: users, roles, audit events.
 
 pub mod audit;
+pub mod run;
 pub mod user;
 
 pub use audit::*;
+pub use run::*;
 pub use user::*;

@@ -222,3 +222,41 @@ pub async fn spawn_app_with(db: &TestDb, settings: Settings) -> TestApp {
         _server: server,
     }
 }
+
+/// The shared real-world fixtures (`../shared/fixtures` beside the repository, or
+/// `GATEHOUSE_FIXTURES_DIR`). Missing fixtures fail the test: they are never skipped.
+pub fn fixtures_dir() -> std::path::PathBuf {
+    if let Ok(dir) = std::env::var("GATEHOUSE_FIXTURES_DIR") {
+        return dir.into();
+    }
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let candidates = manifest
+        .ancestors()
+        .map(|a| a.join("shared/fixtures"))
+        .chain(manifest.ancestors().map(|a| a.join("../shared/fixtures")))
+        .chain(std::iter::once("/work/shared/fixtures".into()));
+    for c in candidates {
+        if c.join("README.md").is_file() {
+            return c;
+        }
+    }
+    panic!("the shared fixtures were not found: set GATEHOUSE_FIXTURES_DIR");
+}
+
+/// Rows of a fixtures folder's `MANIFEST.tsv`, as column name → value.
+pub fn manifest(folder: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let path = fixtures_dir().join(folder).join("MANIFEST.tsv");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            header
+                .iter()
+                .zip(l.split('\t'))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
