@@ -144,26 +144,13 @@ impl<R: BufRead> JunitReader<R> {
         self.suites_seen
     }
 
-    fn xml_error(&self, e: quick_xml::Error) -> JunitError {
-        let message = match &e {
-            quick_xml::Error::Io(io) => format!("cannot read the report: {io}"),
-            other => format!("not well-formed XML: {other}"),
-        };
-        err(message, self.reader.error_position())
-    }
-
     /// The next test case, `None` at the end of the document.
     pub fn next_case(&mut self) -> Result<Option<ParsedCase>, JunitError> {
         if self.finished {
             return Ok(None);
         }
         loop {
-            let at = self.reader.buffer_position();
-            self.buf.clear();
-            let event = match self.reader.read_event_into(&mut self.buf) {
-                Ok(e) => e,
-                Err(e) => return Err(self.xml_error(e)),
-            };
+            let (at, event) = read_event(&mut self.reader, &mut self.buf)?;
             match event {
                 Event::Start(e) | Event::Empty(e) if self.depth == 0 && self.root_seen => {
                     let name = e.local_name().as_ref().to_string();
@@ -300,12 +287,7 @@ impl<R: BufRead> JunitReader<R> {
             let mut depth = 0usize;
             let mut capture: Option<usize> = None;
             loop {
-                let at = self.reader.buffer_position();
-                self.buf.clear();
-                let event = match self.reader.read_event_into(&mut self.buf) {
-                    Ok(e) => e,
-                    Err(e) => return Err(self.xml_error(e)),
-                };
+                let (at, event) = read_event(&mut self.reader, &mut self.buf)?;
                 match event {
                     Event::Start(e) if depth == 0 => {
                         check_tag(&e).map_err(|m| err(m, at))?;
@@ -474,6 +456,25 @@ fn push_limited(text: &mut String, part: &str) {
         }
         text.push_str(&part[..end]);
         text.push('…');
+    }
+}
+
+/// The next event and the byte offset where it starts.
+fn read_event<'b, R: BufRead>(
+    reader: &mut Reader<R>,
+    buf: &'b mut Vec<u8>,
+) -> Result<(u64, Event<'b>), JunitError> {
+    let at = reader.buffer_position();
+    buf.clear();
+    match reader.read_event_into(buf) {
+        Ok(event) => Ok((at, event)),
+        Err(e) => {
+            let message = match &e {
+                quick_xml::Error::Io(io) => format!("cannot read the report: {io}"),
+                other => format!("not well-formed XML: {other}"),
+            };
+            Err(err(message, reader.error_position()))
+        }
     }
 }
 
