@@ -116,3 +116,55 @@ impl TestTotals {
         (ran > 0).then(|| self.passed as f64 / ran as f64)
     }
 }
+
+/// Which coverage format a report was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CoverageFormat {
+    Cobertura,
+    Lcov,
+}
+
+impl CoverageFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CoverageFormat::Cobertura => "cobertura",
+            CoverageFormat::Lcov => "lcov",
+        }
+    }
+}
+
+impl FromStr for CoverageFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "cobertura" => Ok(CoverageFormat::Cobertura),
+            "lcov" => Ok(CoverageFormat::Lcov),
+            other => Err(format!("unknown coverage format `{other}`")),
+        }
+    }
+}
+
+/// Line and branch coverage of a report or a run. Rates are fractions in `[0, 1]`, `None` when
+/// nothing was measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CoverageTotals {
+    pub line_rate: Option<f64>,
+    pub branch_rate: Option<f64>,
+    pub lines_covered: i64,
+    pub lines_valid: i64,
+    pub branches_covered: i64,
+    pub branches_valid: i64,
+}
+
+/// Coverage of one source file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoverageFile {
+    pub path: String,
+    pub lines_covered: i64,
+    pub lines_valid: i64,
+    pub branches_covered: i64,
+    pub branches_valid: i64,
+    pub line_rate: Option<f64>,
+    pub branch_rate: Option<f64>,
+}

@@ -2,7 +2,7 @@
 
 use crate::helpers::{fixtures_dir, manifest};
 use app::model::CaseStatus;
-use gatehouse_server::ingest::junit;
+use gatehouse_server::ingest::{coverage, junit};
 use std::io::BufReader;
 
 fn open(path: &std::path::Path) -> BufReader<std::fs::File> {
@@ -128,4 +128,96 @@ fn surefire_retries_read_as_flaky_passes() {
     ))
     .unwrap();
     assert_eq!((totals.tests, totals.failed, totals.flaky), (1, 1, 0));
+}
+
+fn close(a: Option<f64>, b: f64, what: &str) {
+    let a = a.unwrap_or_else(|| panic!("{what}: no rate, expected {b}"));
+    assert!((a - b).abs() < 1e-4, "{what}: {a} != {b}");
+}
+
+/// Every coverage fixture is read or refused; rates equal what the producer states, and each
+/// gcovr Cobertura/LCOV pair gives the totals gcovr printed for the same run.
+#[test]
+fn coverage_fixtures_match_their_stated_totals() {
+    let dir = fixtures_dir().join("coverage");
+    let rows = manifest("coverage");
+    assert!(
+        rows.len() >= 34,
+        "expected the whole manifest, got {}",
+        rows.len()
+    );
+    let (mut read, mut refused, mut stated) = (0, 0, 0);
+    for row in &rows {
+        let file = &row["file"];
+        let path = dir.join(file);
+        let notes = &row["notes"];
+        match coverage::read(open(&path)) {
+            Err(e) => {
+                refused += 1;
+                let e = e.locate(std::fs::File::open(&path).unwrap());
+                assert!(
+                    notes.contains("not-well-formed") || notes.contains("empty file"),
+                    "{file}: refused unexpectedly: {e}"
+                );
+                eprintln!("refused {file}: {e}");
+            }
+            Ok(report) => {
+                read += 1;
+                assert!(
+                    !notes.contains("not-well-formed") && !notes.contains("empty file"),
+                    "{file}: should be refused"
+                );
+                let t = report.totals;
+                let num = |k: &str| row[k].trim().parse::<f64>().ok();
+                if let Some(rate) = num("file_root_line-rate") {
+                    close(t.line_rate, rate, &format!("{file} line rate"));
+                }
+                match row["file_root_branch-rate"].trim() {
+                    "NaN" => assert_eq!(t.branch_rate, None, "{file}: NaN branch rate"),
+                    other => {
+                        if let Ok(rate) = other.parse::<f64>() {
+                            if t.branches_valid > 0 || rate > 0.0 {
+                                close(t.branch_rate, rate, &format!("{file} branch rate"));
+                            }
+                        }
+                    }
+                }
+                if let (Some(c), Some(v)) = (num("stated_lines_covered"), num("stated_lines_valid"))
+                {
+                    stated += 1;
+                    assert_eq!(
+                        (t.lines_covered, t.lines_valid),
+                        (c as i64, v as i64),
+                        "{file}: stated lines"
+                    );
+                }
+                if let Some((c, v)) = row["stated_branches_covered/valid"].split_once('/') {
+                    if let (Ok(c), Ok(v)) = (c.parse::<i64>(), v.parse::<i64>()) {
+                        assert_eq!(
+                            (t.branches_covered, t.branches_valid),
+                            (c, v),
+                            "{file}: stated branches"
+                        );
+                    }
+                }
+                if let Some((h, f)) = row["ours_lcov_LH/LF_sum"].split_once('/') {
+                    if let (Ok(h), Ok(f)) = (h.parse::<i64>(), f.parse::<i64>()) {
+                        assert_eq!(
+                            (t.lines_covered, t.lines_valid),
+                            (h, f),
+                            "{file}: LH/LF sums"
+                        );
+                    }
+                }
+                for f in &report.files {
+                    assert!(f.lines_covered <= f.lines_valid, "{file}: {}", f.path);
+                }
+            }
+        }
+    }
+    eprintln!("coverage fixtures: {read} read, {refused} refused, {stated} checked against gcovr's totals");
+    assert!(
+        stated >= 12,
+        "only {stated} files checked against stated totals"
+    );
 }
