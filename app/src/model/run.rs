@@ -168,3 +168,188 @@ pub struct CoverageFile {
     pub line_rate: Option<f64>,
     pub branch_rate: Option<f64>,
 }
+
+/// Declares a string-valued enum with `as_str`, `ALL`, `Display` and `FromStr` (the error names
+/// the accepted values).
+macro_rules! word_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let all: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                    format!(concat!("unknown ", $what, " `{}` (one of: {})"), s, all.join(", "))
+                })
+            }
+        }
+    };
+}
+
+word_enum!(
+    /// The CI system a run comes from.
+    Provider, "provider" {
+        Github => "github",
+        Gitlab => "gitlab",
+        Jenkins => "jenkins",
+        Generic => "generic",
+    }
+);
+
+word_enum!(
+    /// Where a run (or a job of it) stands.
+    RunStatus, "status" {
+        Queued => "queued",
+        Running => "running",
+        Success => "success",
+        Failure => "failure",
+        Cancelled => "cancelled",
+        Error => "error",
+    }
+);
+
+impl RunStatus {
+    /// Whether the run has ended.
+    pub fn is_final(self) -> bool {
+        !matches!(self, RunStatus::Queued | RunStatus::Running)
+    }
+}
+
+/// A job (GitHub, Jenkins) or stage (GitLab) of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub name: String,
+    pub status: RunStatus,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+/// Performance figures a pipeline measured (load tests, smoke tests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Performance {
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    /// Failed requests ÷ requests, a fraction in `[0, 1]`.
+    pub error_rate: Option<f64>,
+    pub throughput_rps: Option<f64>,
+}
+
+impl Performance {
+    pub fn is_empty(&self) -> bool {
+        *self == Performance::default()
+    }
+}
+
+/// Security findings by severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Security {
+    pub critical: Option<i64>,
+    pub high: Option<i64>,
+    pub medium: Option<i64>,
+    pub low: Option<i64>,
+}
+
+impl Security {
+    pub fn is_empty(&self) -> bool {
+        *self == Security::default()
+    }
+}
+
+/// What a CI system reports when a run starts or ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewRun {
+    pub provider: Provider,
+    pub external_id: String,
+    pub attempt: i64,
+    pub workflow: String,
+    pub commit_sha: Option<String>,
+    pub branch: Option<String>,
+    pub author: Option<String>,
+    pub trigger: Option<String>,
+    pub url: Option<String>,
+    pub status: RunStatus,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub jobs: Vec<Job>,
+    pub performance: Performance,
+    pub security: Security,
+}
+
+/// A run as stored, with its totals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub id: i64,
+    pub project: String,
+    pub provider: Provider,
+    pub external_id: String,
+    pub attempt: i64,
+    pub workflow: String,
+    pub commit_sha: Option<String>,
+    pub branch: Option<String>,
+    pub author: Option<String>,
+    pub trigger: Option<String>,
+    pub url: Option<String>,
+    pub status: RunStatus,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub tests: TestTotals,
+    pub coverage: Option<CoverageTotals>,
+    pub performance: Performance,
+    pub security: Security,
+    pub jobs: Vec<Job>,
+    pub created_at: i64,
+}
+
+impl Run {
+    /// Wall-clock seconds from start to finish, when both are known.
+    pub fn duration_s(&self) -> Option<f64> {
+        match (self.started_at, self.finished_at) {
+            (Some(s), Some(f)) if f >= s => Some((f - s) as f64 / 1000.0),
+            _ => None,
+        }
+    }
+}
+
+/// A coverage report as read: its format, totals and per-file figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoverageReport {
+    pub format: CoverageFormat,
+    pub totals: CoverageTotals,
+    pub files: Vec<CoverageFile>,
+}
+
+/// One `<testcase>` as read from a JUnit report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewTestCase {
+    /// The innermost enclosing `<testsuite>`'s name (empty when it has none).
+    pub suite: String,
+    pub classname: String,
+    pub name: String,
+    pub file: Option<String>,
+    pub status: CaseStatus,
+    /// Failed on an earlier attempt of the same run (counts as flaky when it finally passed).
+    pub retried: bool,
+    /// Seconds; `None` when absent, unreadable or negative.
+    pub duration_s: Option<f64>,
+    /// The failure, error or skip message and details, cut to a few KB.
+    pub message: Option<String>,
+}

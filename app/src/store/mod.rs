@@ -5,7 +5,10 @@
 //! Times are `i64` epoch milliseconds (UTC) everywhere; fractions are `f64` in `[0, 1]`.
 
 pub mod audit;
+pub mod projects;
+pub mod runs;
 pub mod sessions;
+pub mod tokens;
 pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

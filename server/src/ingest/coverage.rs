@@ -6,7 +6,7 @@
 //! `LH`/`LF`/`BRH`/`BRF` (or its `DA`/`BRDA` records when those are missing). A rate is `None`
 //! when nothing was measured (0 of 0) or the producer wrote `NaN`.
 
-use app::model::{CoverageFile, CoverageFormat, CoverageTotals};
+use app::model::{CoverageFile, CoverageFormat, CoverageReport, CoverageTotals};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use std::collections::BTreeMap;
@@ -47,14 +47,6 @@ fn refuse(message: impl Into<String>, line: Option<u64>) -> CoverageError {
         line,
         offset: None,
     }
-}
-
-/// A report's totals and per-file figures.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CoverageReport {
-    pub format: CoverageFormat,
-    pub totals: CoverageTotals,
-    pub files: Vec<CoverageFile>,
 }
 
 /// Reads a Cobertura or LCOV report, whichever it is.

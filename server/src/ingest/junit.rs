@@ -19,22 +19,8 @@ use std::io::{BufRead, Read};
 /// Failure messages and stack traces are kept up to this many bytes.
 pub const MESSAGE_LIMIT: usize = 4096;
 
-/// One `<testcase>`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ParsedCase {
-    /// The innermost enclosing `<testsuite>`'s name (empty when it has none).
-    pub suite: String,
-    pub classname: String,
-    pub name: String,
-    pub file: Option<String>,
-    pub status: CaseStatus,
-    /// Failed on an earlier attempt of the same run (counts as flaky when it finally passed).
-    pub retried: bool,
-    /// Seconds; `None` when absent, unreadable or negative.
-    pub duration_s: Option<f64>,
-    /// The failure, error or skip message and details, cut to [`MESSAGE_LIMIT`] bytes.
-    pub message: Option<String>,
-}
+/// One `<testcase>` (the store takes this type as it is).
+pub use app::model::NewTestCase as ParsedCase;
 
 /// Why a report was refused, at a byte offset of the (decompressed) document.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,4 +4,5 @@
 mod fixtures;
 mod helpers;
 mod http;
+mod runs_store;
 mod store;

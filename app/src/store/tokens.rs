@@ -1,0 +1,215 @@
+//! API tokens: created by admins per project with scopes, shown once, stored as a SHA-256 of
+//! the secret, revocable, with the time of last use.
+
+use super::audit::{Actor, NewAuditEvent};
+use super::{now_ms, Db, StoreError, StoreResult};
+use crate::model::{ApiToken, NewToken, Scope};
+use crate::{insert_audit_event, on_pool};
+use sha2::{Digest, Sha256};
+
+/// Every secret starts with this, so leaked tokens are easy to find with secret scanners.
+pub const TOKEN_PREFIX: &str = "gth_";
+
+/// Last-use times are written at most this often per token (every call would be a write).
+const LAST_USED_GRANULARITY_MS: i64 = 60_000;
+
+/// The SHA-256 of a secret, hex-encoded, as stored.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn new_secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
+}
+
+/// What a presented token grants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    pub token_id: i64,
+    pub project_id: i64,
+    pub project: String,
+    pub scopes: Vec<Scope>,
+}
+
+impl Grant {
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    api_token_id: i64,
+    project: String,
+    name: String,
+    prefix: String,
+    scopes: String,
+    created_by: Option<String>,
+    created_at: i64,
+    last_used_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl From<Row> for ApiToken {
+    fn from(r: Row) -> ApiToken {
+        ApiToken {
+            id: r.api_token_id,
+            project: r.project,
+            name: r.name,
+            prefix: r.prefix,
+            scopes: Scope::parse_list(&r.scopes).unwrap_or_default(),
+            created_by: r.created_by,
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            revoked_at: r.revoked_at,
+        }
+    }
+}
+
+const SELECT: &str = "select t.api_token_id, p.slug as project, t.name, t.prefix, t.scopes, \
+                      u.username as created_by, t.created_at, t.last_used_at, t.revoked_at \
+                      from api_token t join project p on p.project_id = t.project_id \
+                      left join app_user u on u.app_user_id = t.created_by";
+
+/// Creates a token for `project`; the returned secret is never stored or shown again.
+pub async fn create(
+    db: &Db,
+    project: &str,
+    name: &str,
+    scopes: &[Scope],
+    actor: &Actor,
+) -> StoreResult<NewToken> {
+    if scopes.is_empty() {
+        return Err(StoreError::Invalid(
+            "name at least one scope: ingest, deploy, read".into(),
+        ));
+    }
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(StoreError::Invalid(
+            "a token's name has 1 to 100 characters".into(),
+        ));
+    }
+    let secret = new_secret();
+    let prefix: String = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
+    let scope_list = Scope::join(scopes);
+    let event = NewAuditEvent::new(
+        actor,
+        "token.created",
+        Some(&format!("{project}/{name}")),
+        Some(format!("{prefix}…, scopes {scope_list}")),
+    );
+    let id: i64 = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let project_id: Option<(i64,)> = sqlx::query_as("select project_id from project where slug = $1")
+            .bind(project)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((project_id,)) = project_id else {
+            return Err(StoreError::NotFound(format!("no project `{project}`")));
+        };
+        let (id,): (i64,) = sqlx::query_as(
+            "insert into api_token (project_id, name, token_hash, prefix, scopes, created_by, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7) returning api_token_id",
+        )
+        .bind(project_id)
+        .bind(name)
+        .bind(hash_secret(&secret))
+        .bind(&prefix)
+        .bind(&scope_list)
+        .bind(actor.user_id)
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await?;
+        insert_audit_event!(&mut *tx, &event)?;
+        tx.commit().await?;
+        id
+    });
+    let token = get(db, id)
+        .await?
+        .ok_or_else(|| StoreError::Other("token vanished after insert".into()))?;
+    Ok(NewToken { token, secret })
+}
+
+pub async fn get(db: &Db, id: i64) -> StoreResult<Option<ApiToken>> {
+    let sql = format!("{SELECT} where t.api_token_id = $1");
+    let row: Option<Row> =
+        on_pool!(db, pool => { sqlx::query_as(&sql).bind(id).fetch_optional(pool).await? });
+    Ok(row.map(ApiToken::from))
+}
+
+/// Tokens of one project, or of all projects; newest first.
+pub async fn list(db: &Db, project: Option<&str>) -> StoreResult<Vec<ApiToken>> {
+    let sql = format!("{SELECT} where ($1 is null or p.slug = $1) order by t.api_token_id desc");
+    let rows: Vec<Row> = on_pool!(db, pool => {
+        sqlx::query_as(&sql).bind(project).fetch_all(pool).await?
+    });
+    Ok(rows.into_iter().map(ApiToken::from).collect())
+}
+
+/// Revokes a token (audited). Revoking twice changes nothing.
+pub async fn revoke(db: &Db, id: i64, actor: &Actor) -> StoreResult<ApiToken> {
+    let token = get(db, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("no token {id}")))?;
+    if token.revoked_at.is_some() {
+        return Ok(token);
+    }
+    let event = NewAuditEvent::new(
+        actor,
+        "token.revoked",
+        Some(&format!("{}/{}", token.project, token.name)),
+        Some(format!("{}…", token.prefix)),
+    );
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        sqlx::query("update api_token set revoked_at = $1 where api_token_id = $2 and revoked_at is null")
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        insert_audit_event!(&mut *tx, &event)?;
+        tx.commit().await?;
+    });
+    get(db, id)
+        .await?
+        .ok_or_else(|| StoreError::Other("token vanished".into()))
+}
+
+/// The grant of a presented secret, or `None` when it is unknown or revoked. Records the use.
+pub async fn authenticate(db: &Db, secret: &str) -> StoreResult<Option<Grant>> {
+    if !secret.starts_with(TOKEN_PREFIX) {
+        return Ok(None);
+    }
+    let hash = hash_secret(secret);
+    let row: Option<(i64, i64, String, String, Option<i64>)> = on_pool!(db, pool => {
+        sqlx::query_as(
+            "select t.api_token_id, t.project_id, p.slug, t.scopes, t.last_used_at from api_token t \
+             join project p on p.project_id = t.project_id \
+             where t.token_hash = $1 and t.revoked_at is null",
+        )
+        .bind(&hash)
+        .fetch_optional(pool)
+        .await?
+    });
+    let Some((token_id, project_id, project, scopes, last_used)) = row else {
+        return Ok(None);
+    };
+    let now = now_ms();
+    if last_used.is_none_or(|t| now - t >= LAST_USED_GRANULARITY_MS) {
+        on_pool!(db, pool => {
+            sqlx::query("update api_token set last_used_at = $1 where api_token_id = $2")
+                .bind(now)
+                .bind(token_id)
+                .execute(pool)
+                .await?;
+        });
+    }
+    Ok(Some(Grant {
+        token_id,
+        project_id,
+        project,
+        scopes: Scope::parse_list(&scopes).unwrap_or_default(),
+    }))
+}

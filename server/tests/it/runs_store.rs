@@ -1,0 +1,204 @@
+//! Projects, tokens and CI runs in the store, on SQLite and Postgres.
+
+use crate::helpers::{backends, connect, fixtures_dir};
+use app::model::{Job, NewRun, Performance, Provider, RunStatus, Scope, Security, Slug};
+use app::store::audit::Actor;
+use app::store::projects::{self, NewProject};
+use app::store::runs::{self, Ingested};
+use app::store::{tokens, StoreError};
+use gatehouse_server::ingest::{self, IngestError};
+
+pub fn new_run(external_id: &str) -> NewRun {
+    NewRun {
+        provider: Provider::Github,
+        external_id: external_id.into(),
+        attempt: 1,
+        workflow: "ci".into(),
+        commit_sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        branch: Some("main".into()),
+        author: Some("octocat".into()),
+        trigger: Some("push".into()),
+        url: None,
+        status: RunStatus::Running,
+        started_at: Some(1_700_000_000_000),
+        finished_at: None,
+        jobs: vec![Job {
+            name: "build".into(),
+            status: RunStatus::Success,
+            started_at: Some(1_700_000_000_000),
+            finished_at: Some(1_700_000_060_000),
+        }],
+        performance: Performance {
+            p95_ms: Some(120.0),
+            error_rate: Some(0.002),
+            ..Performance::default()
+        },
+        security: Security {
+            critical: Some(0),
+            ..Security::default()
+        },
+    }
+}
+
+#[tokio::test]
+async fn projects_and_tokens_are_created_checked_and_revoked() {
+    for backend in backends().await {
+        let db = connect(&backend).await;
+        let label = backend.label;
+        let actor = Actor::system();
+        let shop = projects::create(
+            &db,
+            &NewProject::named(Slug::parse("shop").unwrap()),
+            &actor,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            shop.environments,
+            ["dev", "staging", "production"],
+            "{label}"
+        );
+        assert!(!shop.has_webhook_secret);
+        let again = projects::create(
+            &db,
+            &NewProject::named(Slug::parse("shop").unwrap()),
+            &actor,
+        )
+        .await;
+        assert!(
+            matches!(again, Err(StoreError::Conflict(_))),
+            "{label}: {again:?}"
+        );
+
+        let created = tokens::create(
+            &db,
+            "shop",
+            "github actions",
+            &[Scope::Ingest, Scope::Read],
+            &actor,
+        )
+        .await
+        .unwrap();
+        assert!(
+            created.secret.starts_with("gth_") && created.secret.len() == 68,
+            "{label}"
+        );
+        assert!(created.secret.starts_with(&created.token.prefix));
+        let grant = tokens::authenticate(&db, &created.secret)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(grant.project, "shop");
+        assert!(
+            grant.allows(Scope::Ingest) && !grant.allows(Scope::Deploy),
+            "{label}"
+        );
+        let listed = tokens::list(&db, Some("shop")).await.unwrap();
+        assert!(
+            listed[0].last_used_at.is_some(),
+            "{label}: last use recorded"
+        );
+        assert!(tokens::authenticate(&db, "gth_wrong")
+            .await
+            .unwrap()
+            .is_none());
+
+        tokens::revoke(&db, created.token.id, &actor).await.unwrap();
+        assert!(
+            tokens::authenticate(&db, &created.secret)
+                .await
+                .unwrap()
+                .is_none(),
+            "{label}"
+        );
+        let missing = tokens::create(&db, "nope", "x", &[Scope::Read], &actor).await;
+        assert!(matches!(missing, Err(StoreError::NotFound(_))), "{label}");
+    }
+}
+
+#[tokio::test]
+async fn runs_reports_and_coverage_are_stored_once() {
+    for backend in backends().await {
+        let db = connect(&backend).await;
+        let label = backend.label;
+        let project = projects::create(
+            &db,
+            &NewProject::named(Slug::parse("api").unwrap()),
+            &Actor::system(),
+        )
+        .await
+        .unwrap();
+        let (run, created) = runs::create_or_get(&db, project.id, &new_run("42"))
+            .await
+            .unwrap();
+        assert!(created, "{label}");
+        assert_eq!(run.jobs.len(), 1);
+        assert_eq!(run.performance.error_rate, Some(0.002));
+        let (same, created) = runs::create_or_get(&db, project.id, &new_run("42"))
+            .await
+            .unwrap();
+        assert!(!created && same.id == run.id, "{label}: idempotent");
+
+        // A real Surefire report with a flaky pass, then the same file again.
+        let dir = fixtures_dir().join("junit");
+        let report = dir.join("enricomi/junit-xml__junit.multiresult.xml");
+        let digest = ingest::file_digest(&report).unwrap();
+        let stored = ingest::junit_file(&db, run.id, report.clone(), false, &digest)
+            .await
+            .unwrap();
+        assert!(matches!(stored, Ingested::Stored(_)), "{label}");
+        let t = *stored.totals();
+        assert_eq!(
+            (t.tests, t.failed, t.errors, t.skipped),
+            (4, 1, 1, 1),
+            "{label}"
+        );
+        let repeat = ingest::junit_file(&db, run.id, report, false, &digest)
+            .await
+            .unwrap();
+        assert!(matches!(repeat, Ingested::Repeated(_)), "{label}");
+
+        let flaky = dir.join("jenkins/gh-237__TEST-io.olamy.FlakyTest.xml");
+        let digest = ingest::file_digest(&flaky).unwrap();
+        ingest::junit_file(&db, run.id, flaky, false, &digest)
+            .await
+            .unwrap();
+        let run_now = runs::require(&db, run.id).await.unwrap();
+        assert_eq!(
+            (run_now.tests.tests, run_now.tests.flaky),
+            (5, 1),
+            "{label}: totals over both reports"
+        );
+        let failed = runs::failed_cases(&db, run.id, 10).await.unwrap();
+        assert_eq!(failed.len(), 2, "{label}");
+
+        // A broken report keeps nothing.
+        let corrupt = dir.join("enricomi/junit-xml__pytest__corrupt-xml.xml");
+        let digest = ingest::file_digest(&corrupt).unwrap();
+        let refused = ingest::junit_file(&db, run.id, corrupt, false, &digest).await;
+        assert!(
+            matches!(&refused, Err(IngestError::Refused(m)) if m.contains("line 11")),
+            "{label}: {refused:?}"
+        );
+        assert_eq!(
+            runs::require(&db, run.id).await.unwrap().tests.tests,
+            5,
+            "{label}"
+        );
+
+        // Coverage: one report's own rates, then the same again.
+        let cov = fixtures_dir().join("coverage/gcovr/simple__stdout__gcc-5.lcov");
+        let digest = ingest::file_digest(&cov).unwrap();
+        let stored = ingest::coverage_file(&db, run.id, cov.clone(), false, &digest)
+            .await
+            .unwrap();
+        assert!(!stored.repeated);
+        let again = ingest::coverage_file(&db, run.id, cov, false, &digest)
+            .await
+            .unwrap();
+        assert!(again.repeated, "{label}");
+        let c = runs::require(&db, run.id).await.unwrap().coverage.unwrap();
+        assert_eq!((c.lines_covered, c.lines_valid), (7, 11), "{label}");
+        assert!((c.line_rate.unwrap() - 7.0 / 11.0).abs() < 1e-9);
+    }
+}
