@@ -125,6 +125,27 @@ struct JobRow {
     finished_at: Option<i64>,
 }
 
+/// Inserts a job of a run, or updates the one of the same name (its position stays).
+macro_rules! upsert_job {
+    ($executor:expr, $run_id:expr, $position:expr, $job:expr) => {{
+        let job: &Job = $job;
+        sqlx::query(
+            "insert into ci_job (ci_run_id, position, name, status, started_at, finished_at) \
+             values ($1, $2, $3, $4, $5, $6) on conflict (ci_run_id, name) do update set \
+             status = excluded.status, started_at = coalesce(excluded.started_at, ci_job.started_at), \
+             finished_at = coalesce(excluded.finished_at, ci_job.finished_at)",
+        )
+        .bind($run_id)
+        .bind($position)
+        .bind(&job.name)
+        .bind(job.status.as_str())
+        .bind(job.started_at)
+        .bind(job.finished_at)
+        .execute($executor)
+        .await?;
+    }};
+}
+
 /// Stores a run unless the same (project, provider, external id, attempt) exists; returns the
 /// run and whether it was created now.
 pub async fn create_or_get(db: &Db, project_id: i64, new: &NewRun) -> StoreResult<(Run, bool)> {
@@ -168,18 +189,7 @@ pub async fn create_or_get(db: &Db, project_id: i64, new: &NewRun) -> StoreResul
         .await?;
         if let Some((id,)) = row {
             for (position, job) in new.jobs.iter().enumerate() {
-                sqlx::query(
-                    "insert into ci_job (ci_run_id, position, name, status, started_at, finished_at) \
-                     values ($1, $2, $3, $4, $5, $6) on conflict (ci_run_id, name) do nothing",
-                )
-                .bind(id)
-                .bind(position as i32)
-                .bind(&job.name)
-                .bind(job.status.as_str())
-                .bind(job.started_at)
-                .bind(job.finished_at)
-                .execute(&mut *tx)
-                .await?;
+                upsert_job!(&mut *tx, id, position as i32, job);
             }
         }
         tx.commit().await?;
@@ -300,20 +310,7 @@ pub async fn update(db: &Db, id: i64, change: &RunUpdate) -> StoreResult<Run> {
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
-            sqlx::query(
-                "insert into ci_job (ci_run_id, position, name, status, started_at, finished_at) \
-                 values ($1, $2, $3, $4, $5, $6) on conflict (ci_run_id, name) do update set \
-                 status = excluded.status, started_at = coalesce(excluded.started_at, ci_job.started_at), \
-                 finished_at = coalesce(excluded.finished_at, ci_job.finished_at)",
-            )
-            .bind(id)
-            .bind(next)
-            .bind(&job.name)
-            .bind(job.status.as_str())
-            .bind(job.started_at)
-            .bind(job.finished_at)
-            .execute(&mut *tx)
-            .await?;
+            upsert_job!(&mut *tx, id, next, job);
         }
         tx.commit().await?;
     });
