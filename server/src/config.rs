@@ -52,6 +52,8 @@ pub struct Settings {
     pub trust_proxy_headers: bool,
     /// Extra origin accepted on state-changing requests (the public URL behind a proxy).
     pub public_url: Option<String>,
+    /// Largest accepted upload (test or coverage report), in bytes as sent.
+    pub max_upload_bytes: u64,
 }
 
 impl fmt::Debug for Settings {
@@ -72,6 +74,7 @@ impl fmt::Debug for Settings {
             .field("db_acquire_timeout", &self.db_acquire_timeout)
             .field("trust_proxy_headers", &self.trust_proxy_headers)
             .field("public_url", &self.public_url)
+            .field("max_upload_bytes", &self.max_upload_bytes)
             .finish()
     }
 }
@@ -108,6 +111,7 @@ impl Default for Settings {
             db_acquire_timeout: Duration::from_secs(5),
             trust_proxy_headers: false,
             public_url: None,
+            max_upload_bytes: 512 * 1024 * 1024,
         }
     }
 }
@@ -131,6 +135,7 @@ struct FileSettings {
     db_acquire_timeout_secs: Option<u64>,
     trust_proxy_headers: Option<bool>,
     public_url: Option<String>,
+    max_upload_mb: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -204,6 +209,9 @@ impl Settings {
             if let Some(v) = f.public_url {
                 s.public_url = Some(v);
             }
+            if let Some(v) = f.max_upload_mb {
+                s.max_upload_bytes = v * 1024 * 1024;
+            }
         }
         if let Some(v) = env("DATABASE_URL") {
             s.database_url = Secret::new(v);
@@ -260,6 +268,12 @@ impl Settings {
         }
         if let Some(v) = env("GATEHOUSE_PUBLIC_URL") {
             s.public_url = Some(v.trim_end_matches('/').to_string());
+        }
+        if let Some(v) = env("GATEHOUSE_MAX_UPLOAD_MB") {
+            s.max_upload_bytes = parse_num("GATEHOUSE_MAX_UPLOAD_MB", &v)? * 1024 * 1024;
+        }
+        if s.max_upload_bytes == 0 {
+            return Err(ConfigError("max_upload_mb must be at least 1".into()));
         }
         if s.db_max_connections == 0 {
             return Err(ConfigError("db_max_connections must be at least 1".into()));

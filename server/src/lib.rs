@@ -1,6 +1,8 @@
 //! The Gatehouse server: configuration, start-up, the HTTP stack around the Leptos app,
 //! background jobs and graceful shutdown. `main.rs` only parses the command line.
 
+#![recursion_limit = "256"]
+
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -8,6 +10,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod metrics;
 pub mod ops;
+pub mod rest;
 pub mod telemetry;
 pub mod web;
 
@@ -137,6 +140,7 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .nest_service("/pkg", pkg)
+        .merge(rest::router(settings.max_upload_bytes))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())

@@ -13,6 +13,97 @@ pub fn format_utc(ms: i64) -> String {
     )
 }
 
+/// RFC 3339 in UTC with milliseconds, e.g. `2026-11-22T14:03:05.120Z` (the API's time format).
+pub fn to_rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Epoch milliseconds from an RFC 3339 time (`2026-11-22T14:03:05Z`, with optional fraction
+/// and `±hh:mm` offset; a space may replace the `T`).
+pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
+    let bad = || format!("`{text}` is not an RFC 3339 time such as 2026-11-22T14:03:05Z");
+    let s = text.trim().as_bytes();
+    if s.len() < 20 {
+        return Err(bad());
+    }
+    let num = |range: std::ops::Range<usize>| -> Result<i64, String> {
+        let part = std::str::from_utf8(&s[range]).map_err(|_| bad())?;
+        if !part.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        part.parse::<i64>().map_err(|_| bad())
+    };
+    if s[4] != b'-'
+        || s[7] != b'-'
+        || !matches!(s[10], b'T' | b't' | b' ')
+        || s[13] != b':'
+        || s[16] != b':'
+    {
+        return Err(bad());
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return Err(bad());
+    }
+    let mut i = 19;
+    let mut millis = 0i64;
+    if s[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < s.len() && s[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return Err(bad());
+        }
+        let digits = &s[start..i.min(start + 3)];
+        let mut v = std::str::from_utf8(digits)
+            .map_err(|_| bad())?
+            .parse::<i64>()
+            .map_err(|_| bad())?;
+        for _ in digits.len()..3 {
+            v *= 10;
+        }
+        millis = v;
+    }
+    let offset_min = match s.get(i) {
+        Some(b'Z' | b'z') if i + 1 == s.len() => 0,
+        Some(sign @ (b'+' | b'-')) if i + 6 == s.len() && s[i + 3] == b':' => {
+            let minutes = num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?;
+            if *sign == b'+' {
+                minutes
+            } else {
+                -minutes
+            }
+        }
+        _ => return Err(bad()),
+    };
+    let days = days_from_civil(y, mo as u32, d as u32);
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+    Ok(secs * 1000 + millis)
+}
+
+/// A proleptic Gregorian date to days since 1970-01-01 (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -41,6 +132,22 @@ pub fn humanize_ms(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_round_trips_and_reads_offsets_and_fractions() {
+        let ms = 1_763_820_185_120;
+        assert_eq!(parse_rfc3339(&to_rfc3339(ms)), Ok(ms));
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Ok(0));
+        assert_eq!(parse_rfc3339("1970-01-01T02:00:00+02:00"), Ok(0));
+        assert_eq!(parse_rfc3339("1970-01-01 00:00:01.5Z"), Ok(1500));
+        assert_eq!(
+            parse_rfc3339("2024-02-29T12:00:00.123456Z"),
+            Ok(1_709_208_000_123)
+        );
+        assert!(parse_rfc3339("2024-13-01T00:00:00Z").is_err());
+        assert!(parse_rfc3339("yesterday").is_err());
+        assert!(parse_rfc3339("2024-01-01T00:00:00").is_err());
+    }
 
     #[test]
     fn formats_known_instants() {

@@ -244,6 +244,7 @@ pub struct Job {
 
 /// Performance figures a pipeline measured (load tests, smoke tests).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Performance {
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
@@ -261,6 +262,7 @@ impl Performance {
 
 /// Security findings by severity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Security {
     pub critical: Option<i64>,
     pub high: Option<i64>,

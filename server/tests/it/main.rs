@@ -1,6 +1,7 @@
 //! Integration tests in one binary (one link): store stories on SQLite and Postgres, and the
 //! HTTP stack through a real server on a free port.
 
+mod api;
 mod fixtures;
 mod helpers;
 mod http;

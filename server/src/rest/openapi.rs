@@ -1,0 +1,167 @@
+//! The OpenAPI 3.1 description of `/api/v1/`, served at `/api/v1/openapi.json`.
+
+use axum::Json;
+use serde_json::{json, Value};
+
+pub async fn document() -> Json<Value> {
+    Json(spec())
+}
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    })
+}
+
+fn errors() -> Value {
+    json!({
+        "401": error_response("missing, unknown or revoked token"),
+        "403": error_response("the token lacks the scope or belongs to another project"),
+        "404": error_response("no such project or run (in the token's project)"),
+        "413": error_response("the body is over the size limit"),
+        "422": error_response("the body is not valid: the message says what and where"),
+        "503": error_response("the database is unavailable; retry")
+    })
+}
+
+fn merge(mut base: Value, extra: Value) -> Value {
+    if let (Some(b), Some(e)) = (base.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    base
+}
+
+pub fn spec() -> Value {
+    let time = json!({"oneOf": [
+        {"type": "string", "format": "date-time", "description": "RFC 3339"},
+        {"type": "integer", "description": "epoch milliseconds UTC"}
+    ]});
+    let status = json!({"type": "string", "enum": ["queued", "running", "success", "failure", "cancelled", "error"]});
+    let run_id =
+        json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}]);
+    let report_body = |kind: &str| {
+        json!({
+            "required": true,
+            "description": format!("{kind}, plain or gzip (`Content-Encoding: gzip` or gzip magic bytes). A retried upload of the same bytes changes nothing."),
+            "content": {"application/xml": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}, "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+        })
+    };
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Gatehouse API",
+            "version": "1",
+            "description": "For CI systems: report runs, upload JUnit and coverage reports, read runs. Every call sends `Authorization: Bearer <token>`; tokens belong to one project and carry scopes (`ingest`, `deploy`, `read`). Rates are fractions in [0, 1]. Errors are JSON `{\"error\": \"…\"}`."
+        },
+        "servers": [{"url": "/"}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                "Time": time,
+                "Job": {"type": "object", "required": ["name", "status"], "additionalProperties": false, "properties": {
+                    "name": {"type": "string"}, "status": status,
+                    "started_at": {"$ref": "#/components/schemas/Time"}, "finished_at": {"$ref": "#/components/schemas/Time"}
+                }},
+                "Performance": {"type": "object", "additionalProperties": false, "properties": {
+                    "p50_ms": {"type": "number", "minimum": 0}, "p95_ms": {"type": "number", "minimum": 0},
+                    "p99_ms": {"type": "number", "minimum": 0},
+                    "error_rate": {"type": "number", "minimum": 0, "maximum": 1, "description": "fraction, 0.05 for 5%"},
+                    "throughput_rps": {"type": "number", "minimum": 0}
+                }},
+                "Security": {"type": "object", "additionalProperties": false, "properties": {
+                    "critical": {"type": "integer", "minimum": 0}, "high": {"type": "integer", "minimum": 0},
+                    "medium": {"type": "integer", "minimum": 0}, "low": {"type": "integer", "minimum": 0}
+                }},
+                "NewRun": {"type": "object", "required": ["provider", "external_id", "status"], "additionalProperties": false, "properties": {
+                    "provider": {"type": "string", "enum": ["github", "gitlab", "jenkins", "generic"]},
+                    "external_id": {"type": ["string", "integer"], "description": "the CI system's run id; with provider and attempt, the idempotency key"},
+                    "attempt": {"type": "integer", "minimum": 1, "default": 1},
+                    "workflow": {"type": "string"}, "commit_sha": {"type": "string", "pattern": "^[0-9a-fA-F]{4,64}$"},
+                    "branch": {"type": "string"}, "author": {"type": "string"}, "trigger": {"type": "string"},
+                    "url": {"type": "string", "format": "uri"}, "status": status,
+                    "started_at": {"$ref": "#/components/schemas/Time"}, "finished_at": {"$ref": "#/components/schemas/Time"},
+                    "jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}},
+                    "performance": {"$ref": "#/components/schemas/Performance"},
+                    "security": {"$ref": "#/components/schemas/Security"}
+                }},
+                "RunUpdate": {"type": "object", "additionalProperties": false, "properties": {
+                    "status": status, "started_at": {"$ref": "#/components/schemas/Time"}, "finished_at": {"$ref": "#/components/schemas/Time"},
+                    "jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}, "description": "added, or updated by name"},
+                    "performance": {"$ref": "#/components/schemas/Performance"}, "security": {"$ref": "#/components/schemas/Security"}
+                }},
+                "Run": {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "project": {"type": "string"}, "provider": {"type": "string"},
+                    "external_id": {"type": "string"}, "attempt": {"type": "integer"}, "workflow": {"type": "string"},
+                    "commit_sha": {"type": ["string", "null"]}, "branch": {"type": ["string", "null"]},
+                    "status": status, "started_at": {"type": ["string", "null"]}, "finished_at": {"type": ["string", "null"]},
+                    "duration_s": {"type": ["number", "null"]},
+                    "tests": {"type": "integer"}, "passed": {"type": "integer"}, "failed": {"type": "integer"},
+                    "errors": {"type": "integer"}, "skipped": {"type": "integer"}, "flaky": {"type": "integer"},
+                    "test_time_s": {"type": "number"}, "pass_rate": {"type": ["number", "null"], "description": "passed ÷ (passed + failed + errors)"},
+                    "line_rate": {"type": ["number", "null"]}, "branch_rate": {"type": ["number", "null"]},
+                    "performance": {"$ref": "#/components/schemas/Performance"}, "security": {"$ref": "#/components/schemas/Security"},
+                    "jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}
+                }},
+                "TestTotals": {"type": "object", "properties": {
+                    "run_id": {"type": "integer"}, "repeated": {"type": "boolean"},
+                    "tests": {"type": "integer"}, "passed": {"type": "integer"}, "failed": {"type": "integer"},
+                    "errors": {"type": "integer"}, "skipped": {"type": "integer"}, "flaky": {"type": "integer"}, "time_s": {"type": "number"}
+                }},
+                "CoverageTotals": {"type": "object", "properties": {
+                    "run_id": {"type": "integer"}, "repeated": {"type": "boolean"},
+                    "line_rate": {"type": ["number", "null"]}, "branch_rate": {"type": ["number", "null"]},
+                    "lines_covered": {"type": "integer"}, "lines_valid": {"type": "integer"},
+                    "branches_covered": {"type": "integer"}, "branches_valid": {"type": "integer"}
+                }}
+            }
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/projects/{project}/runs": {"post": {
+                "summary": "Report a run (scope ingest). Idempotent on (project, provider, external_id, attempt).",
+                "parameters": [{"name": "project", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewRun"}}}},
+                "responses": merge(json!({
+                    "201": {"description": "created", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Run"}}}},
+                    "200": {"description": "the same run existed; nothing changed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Run"}}}}
+                }), errors())
+            }},
+            "/api/v1/runs/{id}": {
+                "get": {
+                    "summary": "A run with its totals (scope read).",
+                    "parameters": run_id,
+                    "responses": merge(json!({"200": {"description": "the run", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Run"}}}}}), errors())
+                },
+                "patch": {
+                    "summary": "A run's later state: status, times, jobs, figures (scope ingest).",
+                    "parameters": run_id,
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunUpdate"}}}},
+                    "responses": merge(json!({"200": {"description": "the run", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Run"}}}}}), errors())
+                }
+            },
+            "/api/v1/runs/{id}/junit": {"post": {
+                "summary": "Upload a JUnit XML report (scope ingest). One count per <testcase>, by its most severe result; flakyFailure/flakyError passes count as flaky.",
+                "parameters": run_id,
+                "requestBody": report_body("JUnit XML"),
+                "responses": merge(json!({
+                    "201": {"description": "stored: the report's totals", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TestTotals"}}}},
+                    "200": {"description": "the same file was stored before", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TestTotals"}}}}
+                }), errors())
+            }},
+            "/api/v1/runs/{id}/coverage": {"post": {
+                "summary": "Upload a Cobertura XML or LCOV report, detected from its content (scope ingest).",
+                "parameters": run_id,
+                "requestBody": report_body("Cobertura XML or LCOV"),
+                "responses": merge(json!({
+                    "201": {"description": "stored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CoverageTotals"}}}},
+                    "200": {"description": "the same file was stored before", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CoverageTotals"}}}}
+                }), errors())
+            }},
+            "/api/v1/openapi.json": {"get": {"summary": "This document.", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}}
+        }
+    })
+}

@@ -1,0 +1,312 @@
+//! The REST API for CI systems, through a real server: tokens and scopes, idempotent runs,
+//! JUnit and coverage uploads (good, repeated, malformed, oversized), JSON errors.
+
+use crate::helpers::{
+    backends, connect, fixtures_dir, settings_for, spawn_app, spawn_app_with, TestApp,
+};
+use app::model::{Scope, Slug};
+use app::store::audit::Actor;
+use app::store::projects::{self, NewProject};
+use app::store::tokens;
+use serde_json::{json, Value};
+use std::io::Write;
+
+struct Api {
+    app: TestApp,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("{}: not JSON ({status}): {text}", self.app.label));
+        (status, body)
+    }
+
+    fn post(&self, token: &str, path: &str) -> reqwest::RequestBuilder {
+        self.http.post(self.app.url(path)).bearer_auth(token)
+    }
+}
+
+/// Projects `shop` and `other`, with tokens: shop ingest+read, shop read only, other ingest.
+async fn setup(db: &crate::helpers::TestDb, app: TestApp) -> (Api, [String; 3]) {
+    let store = connect(db).await;
+    let actor = Actor::system();
+    for slug in ["shop", "other"] {
+        projects::create(
+            &store,
+            &NewProject::named(Slug::parse(slug).unwrap()),
+            &actor,
+        )
+        .await
+        .unwrap();
+    }
+    let mk = |project: &'static str, scopes: &'static [Scope]| {
+        let store = store.clone();
+        let actor = actor.clone();
+        async move {
+            tokens::create(&store, project, "ci", scopes, &actor)
+                .await
+                .unwrap()
+                .secret
+        }
+    };
+    let full = mk("shop", &[Scope::Ingest, Scope::Read]).await;
+    let read = mk("shop", &[Scope::Read]).await;
+    let other = mk("other", &[Scope::Ingest, Scope::Read]).await;
+    (
+        Api {
+            app,
+            http: reqwest::Client::new(),
+        },
+        [full, read, other],
+    )
+}
+
+fn run_body(id: &str) -> Value {
+    json!({
+        "provider": "github",
+        "external_id": id,
+        "workflow": "ci",
+        "commit_sha": "0123456789abcdef0123456789abcdef01234567",
+        "branch": "main",
+        "status": "running",
+        "started_at": "2026-11-22T10:00:00Z",
+        "jobs": [{"name": "test", "status": "running", "started_at": 1795341600000i64}],
+        "performance": {"p95_ms": 180.5, "error_rate": 0.004}
+    })
+}
+
+#[tokio::test]
+async fn ci_systems_report_runs_and_upload_reports() {
+    for backend in backends().await {
+        let app = spawn_app(&backend).await;
+        let label = app.label;
+        let (api, [token, read_only, other]) = setup(&backend, app).await;
+
+        let (status, run) = api
+            .send(
+                api.post(&token, "/api/v1/projects/shop/runs")
+                    .json(&run_body("9001")),
+            )
+            .await;
+        assert_eq!(status, 201, "{label}: {run}");
+        let id = run["id"].as_i64().unwrap();
+        assert_eq!(run["status"], "running");
+        assert_eq!(run["started_at"], "2026-11-22T10:00:00.000Z");
+        assert_eq!(run["performance"]["error_rate"], 0.004);
+
+        // A retry changes nothing and answers 200 with the same run.
+        let mut retry = run_body("9001");
+        retry["status"] = json!("success");
+        let (status, again) = api
+            .send(api.post(&token, "/api/v1/projects/shop/runs").json(&retry))
+            .await;
+        assert_eq!(
+            (status, again["id"].as_i64(), again["status"].as_str()),
+            (200, Some(id), Some("running")),
+            "{label}"
+        );
+
+        // JUnit, gzip-compressed, from a real Surefire run with a flaky test.
+        let xml = std::fs::read(fixtures_dir().join(
+            "junit/surefire/parser__fixture__testsuitexmlparser__TEST-org.acme.FlakyTest.xml",
+        ))
+        .unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&xml).unwrap();
+        let gz = gz.finish().unwrap();
+        let upload = || {
+            api.post(&token, &format!("/api/v1/runs/{id}/junit"))
+                .header("content-encoding", "gzip")
+                .body(gz.clone())
+        };
+        let (status, totals) = api.send(upload()).await;
+        assert_eq!(status, 201, "{label}: {totals}");
+        assert_eq!(
+            (totals["tests"].as_i64(), totals["flaky"].as_i64()),
+            (Some(2), Some(1)),
+            "{label}: {totals}"
+        );
+        let (status, totals) = api.send(upload()).await;
+        assert_eq!(
+            (status, totals["repeated"].as_bool()),
+            (200, Some(true)),
+            "{label}"
+        );
+
+        // Coverage, detected as LCOV.
+        let lcov =
+            std::fs::read(fixtures_dir().join("coverage/gcovr/nested__standard__gcc-5.lcov"))
+                .unwrap();
+        let (status, cov) = api
+            .send(
+                api.post(&token, &format!("/api/v1/runs/{id}/coverage"))
+                    .body(lcov),
+            )
+            .await;
+        assert_eq!(status, 201, "{label}: {cov}");
+        assert_eq!(
+            (cov["lines_covered"].as_i64(), cov["lines_valid"].as_i64()),
+            (Some(25), Some(42))
+        );
+
+        // The run ends; the read token sees the totals.
+        let patch = json!({"status": "success", "finished_at": "2026-11-22T10:05:30Z", "jobs": [{"name": "test", "status": "success", "finished_at": "2026-11-22T10:05:00Z"}]});
+        let (status, ended) = api
+            .send(
+                api.http
+                    .patch(api.app.url(&format!("/api/v1/runs/{id}")))
+                    .bearer_auth(&token)
+                    .json(&patch),
+            )
+            .await;
+        assert_eq!(status, 200, "{label}: {ended}");
+        let (status, shown) = api
+            .send(
+                api.http
+                    .get(api.app.url(&format!("/api/v1/runs/{id}")))
+                    .bearer_auth(&read_only),
+            )
+            .await;
+        assert_eq!(status, 200, "{label}");
+        assert_eq!(shown["status"], "success");
+        assert_eq!(shown["duration_s"], 330.0);
+        assert_eq!(
+            (
+                shown["tests"].as_i64(),
+                shown["passed"].as_i64(),
+                shown["flaky"].as_i64()
+            ),
+            (Some(2), Some(2), Some(1))
+        );
+        assert!(
+            (shown["line_rate"].as_f64().unwrap() - 25.0 / 42.0).abs() < 1e-9,
+            "{shown}"
+        );
+        assert_eq!(shown["jobs"][0]["status"], "success");
+
+        // Another project's token sees no such run and cannot write to this project.
+        let (status, _) = api
+            .send(
+                api.http
+                    .get(api.app.url(&format!("/api/v1/runs/{id}")))
+                    .bearer_auth(&other),
+            )
+            .await;
+        assert_eq!(status, 404, "{label}");
+        let (status, err) = api
+            .send(
+                api.post(&other, "/api/v1/projects/shop/runs")
+                    .json(&run_body("1")),
+            )
+            .await;
+        assert_eq!(status, 403, "{label}");
+        assert!(
+            err["error"]
+                .as_str()
+                .unwrap()
+                .contains("belongs to project `other`"),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_tokens_scopes_and_bodies_get_clear_errors_and_change_nothing() {
+    for backend in backends().await {
+        let mut settings = settings_for(&backend);
+        settings.max_upload_bytes = 64 * 1024;
+        let app = spawn_app_with(&backend, settings).await;
+        let label = app.label;
+        let (api, [token, read_only, _]) = setup(&backend, app).await;
+        let runs = "/api/v1/projects/shop/runs";
+
+        let (status, err) = api
+            .send(api.http.post(api.app.url(runs)).json(&run_body("1")))
+            .await;
+        assert_eq!(status, 401, "{label}");
+        assert!(err["error"].as_str().unwrap().contains("Authorization"));
+        let (status, _) = api
+            .send(api.post("gth_not-a-token", runs).json(&run_body("1")))
+            .await;
+        assert_eq!(status, 401, "{label}");
+        let (status, err) = api
+            .send(api.post(&read_only, runs).json(&run_body("1")))
+            .await;
+        assert_eq!(status, 403, "{label}");
+        assert!(
+            err["error"].as_str().unwrap().contains("`ingest` scope"),
+            "{err}"
+        );
+
+        // Bodies: malformed JSON, a wrong field type, a percent for a fraction, unknown fields.
+        for (body, needle) in [
+            ("{\"provider\": \"github\",", "line 1"),
+            ("{\"provider\": \"circleci\", \"external_id\": \"1\", \"status\": \"running\"}", "`provider`"),
+            ("{\"provider\": \"github\", \"external_id\": \"1\", \"status\": \"running\", \"performance\": {\"error_rate\": 5}}", "fraction"),
+            ("{\"provider\": \"github\", \"external_id\": \"1\", \"status\": \"running\", \"colour\": \"red\"}", "colour"),
+            ("{\"provider\": \"github\", \"external_id\": \"1\", \"status\": \"running\", \"started_at\": \"yesterday\"}", "RFC 3339"),
+            ("{\"provider\": \"github\", \"external_id\": \"1\", \"status\": \"running\", \"jobs\": [{\"name\": \"a\", \"status\": \"nope\"}]}", "jobs[0].status"),
+        ] {
+            let req = api.post(&token, runs).header("content-type", "application/json").body(body);
+            let (status, err) = api.send(req).await;
+            assert_eq!(status, 422, "{label}: {body} → {err}");
+            assert!(err["error"].as_str().unwrap().contains(needle), "{label}: {body} → {err}");
+        }
+
+        let (status, run) = api.send(api.post(&token, runs).json(&run_body("7"))).await;
+        assert_eq!(status, 201, "{label}");
+        let id = run["id"].as_i64().unwrap();
+        let junit = format!("/api/v1/runs/{id}/junit");
+
+        // Not well-formed XML: 422 naming the line; nothing stored.
+        let broken =
+            std::fs::read(fixtures_dir().join("junit/enricomi/junit-xml__pytest__corrupt-xml.xml"))
+                .unwrap();
+        let (status, err) = api.send(api.post(&token, &junit).body(broken)).await;
+        assert_eq!(status, 422, "{label}");
+        assert!(err["error"].as_str().unwrap().contains("line 11"), "{err}");
+        let xxe = r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><testsuite><testcase name="&x;"/></testsuite>"#;
+        let (status, _) = api.send(api.post(&token, &junit).body(xxe)).await;
+        assert_eq!(status, 422, "{label}");
+        let (status, _) = api.send(api.post(&token, &junit).body("")).await;
+        assert_eq!(status, 422, "{label}");
+        // Over the limit (64 KB here): 413.
+        let big = format!(
+            "<testsuite>{}</testsuite>",
+            "<testcase name=\"t\"/>".repeat(5000)
+        );
+        let (status, err) = api.send(api.post(&token, &junit).body(big)).await;
+        assert_eq!(status, 413, "{label}: {err}");
+        let (_, shown) = api
+            .send(
+                api.http
+                    .get(api.app.url(&format!("/api/v1/runs/{id}")))
+                    .bearer_auth(&token),
+            )
+            .await;
+        assert_eq!(shown["tests"], 0, "{label}: nothing stored");
+
+        let (status, _) = api
+            .send(
+                api.post(&token, "/api/v1/runs/999999/junit")
+                    .body("<testsuite/>"),
+            )
+            .await;
+        assert_eq!(status, 404, "{label}");
+        let (status, err) = api
+            .send(api.http.get(api.app.url("/api/v1/nothing/here")))
+            .await;
+        assert_eq!(status, 404, "{label}");
+        assert!(err["error"].as_str().unwrap().contains("openapi.json"));
+        let (status, doc) = api
+            .send(api.http.get(api.app.url("/api/v1/openapi.json")))
+            .await;
+        assert_eq!(status, 200);
+        assert!(doc["paths"]["/api/v1/runs/{id}/junit"]["post"].is_object());
+    }
+}
