@@ -363,18 +363,66 @@ pub async fn update(
     Ok(Json(run_json(&run)))
 }
 
-async fn spool_for(
+/// The two kinds of report a run takes.
+#[derive(Clone, Copy)]
+enum Report {
+    Junit,
+    Coverage,
+}
+
+/// Receives a report of run `id`: spooled, read, stored; answers 201 with the report's
+/// figures, or 200 when the same bytes were stored before.
+async fn receive(
     state: &AppState,
     caller: &Caller,
     id: &str,
     headers: &HeaderMap,
     body: Body,
     limit: u64,
-) -> ApiResult<(Run, Spooled)> {
+    kind: Report,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Scope::Ingest)?;
     let run = run_for(&state.db, caller, run_id(id)?).await?;
-    let spooled = body::spool(headers, body, limit).await?;
-    Ok((run, spooled))
+    let spooled: Spooled = body::spool(headers, body, limit).await?;
+    let path = spooled.path.to_path_buf();
+    let (repeated, figures) = match kind {
+        Report::Junit => {
+            let outcome =
+                ingest::junit_file(&state.db, run.id, path, spooled.gzip, &spooled.digest)
+                    .await
+                    .map_err(ingest_error)?;
+            let t = *outcome.totals();
+            let figures = json!({
+                "tests": t.tests, "passed": t.passed, "failed": t.failed, "errors": t.errors,
+                "skipped": t.skipped, "flaky": t.flaky, "time_s": t.time_s,
+            });
+            (matches!(outcome, Ingested::Repeated(_)), figures)
+        }
+        Report::Coverage => {
+            let stored =
+                ingest::coverage_file(&state.db, run.id, path, spooled.gzip, &spooled.digest)
+                    .await
+                    .map_err(ingest_error)?;
+            let t = stored.totals;
+            let figures = json!({
+                "line_rate": t.line_rate, "branch_rate": t.branch_rate,
+                "lines_covered": t.lines_covered, "lines_valid": t.lines_valid,
+                "branches_covered": t.branches_covered, "branches_valid": t.branches_valid,
+            });
+            (stored.repeated, figures)
+        }
+    };
+    drop(spooled);
+    let mut body = json!({"run_id": run.id, "repeated": repeated});
+    if let (Some(b), Some(f)) = (body.as_object_mut(), figures.as_object()) {
+        b.extend(f.clone());
+    }
+    let status = if repeated {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(body)))
 }
 
 fn ingest_error(e: IngestError) -> ApiError {
@@ -385,7 +433,6 @@ fn ingest_error(e: IngestError) -> ApiError {
 }
 
 /// `POST /api/v1/runs/{id}/junit`: a JUnit XML report (plain or gzip) → that report's totals.
-/// 201 when stored, 200 when the same file was stored before.
 pub async fn junit(
     State(state): State<AppState>,
     Extension(UploadLimit(limit)): Extension<UploadLimit>,
@@ -393,32 +440,8 @@ pub async fn junit(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> ApiResult<impl IntoResponse> {
-    let (run, spooled) = spool_for(&state, &caller, &id, &headers, body, limit).await?;
-    let path = spooled.path.to_path_buf();
-    let outcome = ingest::junit_file(&state.db, run.id, path, spooled.gzip, &spooled.digest)
-        .await
-        .map_err(ingest_error)?;
-    drop(spooled);
-    let (status, repeated) = match outcome {
-        Ingested::Stored(_) => (StatusCode::CREATED, false),
-        Ingested::Repeated(_) => (StatusCode::OK, true),
-    };
-    let t = outcome.totals();
-    Ok((
-        status,
-        Json(json!({
-            "run_id": run.id,
-            "repeated": repeated,
-            "tests": t.tests,
-            "passed": t.passed,
-            "failed": t.failed,
-            "errors": t.errors,
-            "skipped": t.skipped,
-            "flaky": t.flaky,
-            "time_s": t.time_s,
-        })),
-    ))
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    receive(&state, &caller, &id, &headers, body, limit, Report::Junit).await
 }
 
 /// `POST /api/v1/runs/{id}/coverage`: Cobertura XML or LCOV (detected) → line and branch rate.
@@ -429,30 +452,15 @@ pub async fn coverage(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> ApiResult<impl IntoResponse> {
-    let (run, spooled) = spool_for(&state, &caller, &id, &headers, body, limit).await?;
-    let path = spooled.path.to_path_buf();
-    let stored = ingest::coverage_file(&state.db, run.id, path, spooled.gzip, &spooled.digest)
-        .await
-        .map_err(ingest_error)?;
-    drop(spooled);
-    let t = stored.totals;
-    let status = if stored.repeated {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((
-        status,
-        Json(json!({
-            "run_id": run.id,
-            "repeated": stored.repeated,
-            "line_rate": t.line_rate,
-            "branch_rate": t.branch_rate,
-            "lines_covered": t.lines_covered,
-            "lines_valid": t.lines_valid,
-            "branches_covered": t.branches_covered,
-            "branches_valid": t.branches_valid,
-        })),
-    ))
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    receive(
+        &state,
+        &caller,
+        &id,
+        &headers,
+        body,
+        limit,
+        Report::Coverage,
+    )
+    .await
 }
