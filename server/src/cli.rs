@@ -2,9 +2,11 @@
 
 use crate::config::Settings;
 use crate::StartError;
-use app::model::{check_new_password, Role, Username};
+use app::model::{check_new_password, parse_environments, Role, Scope, Slug, Username};
 use app::store::audit::Actor;
+use app::store::projects::{self, NewProject};
 use app::store::users::{self, NewUser, UserChange};
+use app::store::{tokens, Db};
 use clap::{Parser, Subcommand};
 use std::io::BufRead;
 
@@ -28,6 +30,12 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage projects.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Manage API tokens for CI systems.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Load the deterministic demo data set into the database.
     DemoData {
         /// Multiplies the generated history (benchmarks use large scales).
@@ -56,6 +64,47 @@ pub enum UserCommand {
     },
     /// Change a user's role.
     Role { username: String, role: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProjectCommand {
+    /// Create a project (environments dev → staging → production unless given).
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "main")]
+        default_branch: String,
+        /// e.g. https://github.com/acme/shop (for commit links).
+        #[arg(long)]
+        repository_url: Option<String>,
+        /// Comma-separated, in promotion order.
+        #[arg(long)]
+        environments: Option<String>,
+    },
+    /// List projects.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a token; the secret is printed once, as the last line.
+    Create {
+        #[arg(long)]
+        project: String,
+        /// Comma-separated: ingest, deploy, read.
+        #[arg(long, default_value = "ingest")]
+        scopes: String,
+        #[arg(long, default_value = "ci")]
+        name: String,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Revoke a token by id.
+    Revoke { id: i64 },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +151,14 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
         Command::DemoData { scale } => {
             let db = crate::connect(&settings).await?;
             println!("{}", crate::demo::generate(&db, scale).await?);
+        }
+        Command::Project(cmd) => {
+            let db = crate::connect(&settings).await?;
+            project_command(&db, cmd, &cli_actor).await?;
+        }
+        Command::Token(cmd) => {
+            let db = crate::connect(&settings).await?;
+            token_command(&db, cmd, &cli_actor).await?;
         }
         Command::User(cmd) => {
             let db = crate::connect(&settings).await?;
@@ -162,6 +219,92 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                     println!("{} is now {}", user.username, user.role);
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+async fn project_command(db: &Db, cmd: ProjectCommand, actor: &Actor) -> Result<(), CliError> {
+    match cmd {
+        ProjectCommand::Create {
+            slug,
+            name,
+            default_branch,
+            repository_url,
+            environments,
+        } => {
+            let slug = Slug::parse(&slug).map_err(CliError::Usage)?;
+            let environments = environments
+                .map(|e| parse_environments(&e))
+                .transpose()
+                .map_err(CliError::Usage)?
+                .unwrap_or_default();
+            let new = NewProject {
+                name: name.unwrap_or_else(|| slug.as_str().to_string()),
+                slug,
+                default_branch,
+                repository_url,
+                environments,
+            };
+            let project = projects::create(db, &new, actor).await?;
+            println!(
+                "created project {} (environments {})",
+                project.slug,
+                project.environments.join(" → ")
+            );
+        }
+        ProjectCommand::List => {
+            for p in projects::list(db).await? {
+                println!(
+                    "{}\t{}\t{}",
+                    p.slug,
+                    p.default_branch,
+                    p.environments.join(",")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn token_command(db: &Db, cmd: TokenCommand, actor: &Actor) -> Result<(), CliError> {
+    match cmd {
+        TokenCommand::Create {
+            project,
+            scopes,
+            name,
+        } => {
+            let scopes = Scope::parse_list(&scopes).map_err(CliError::Usage)?;
+            let created = tokens::create(db, &project, &name, &scopes, actor).await?;
+            println!(
+                "created token {} for {} with scopes {} (shown once; store it as a CI secret):",
+                created.token.id,
+                created.token.project,
+                Scope::join(&created.token.scopes)
+            );
+            println!("{}", created.secret);
+        }
+        TokenCommand::List { project } => {
+            for t in tokens::list(db, project.as_deref()).await? {
+                let state = if t.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{}\t{}…\t{}\t{}",
+                    t.id,
+                    t.project,
+                    t.name,
+                    t.prefix,
+                    Scope::join(&t.scopes),
+                    state
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            let t = tokens::revoke(db, id, actor).await?;
+            println!("token {} ({}/{}) revoked", t.id, t.project, t.name);
         }
     }
     Ok(())

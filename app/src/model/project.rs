@@ -41,6 +41,31 @@ impl fmt::Display for Slug {
 /// The environments a new project gets, in promotion order.
 pub const DEFAULT_ENVIRONMENTS: [&str; 3] = ["dev", "staging", "production"];
 
+/// Parses a comma-separated environment list in promotion order: names of lowercase letters,
+/// digits, `-` and `_`, each once.
+pub fn parse_environments(raw: &str) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if name.len() > 40
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        {
+            return Err(format!(
+                "`{name}` is not a valid environment name: lowercase letters, digits, - and _"
+            ));
+        }
+        if out.iter().any(|o| o == name) {
+            return Err(format!("the environment `{name}` appears twice"));
+        }
+        out.push(name.to_string());
+    }
+    if out.is_empty() {
+        return Err("name at least one environment".into());
+    }
+    Ok(out)
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Project {
     pub id: i64,
