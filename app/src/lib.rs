@@ -121,7 +121,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage/>
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("") view=OverviewPage/>
-                    <Route path=path!("/runs") view=|| view! { <NotBuilt area=Area::Runs/> }/>
+                    <Route path=path!("/runs") view=RunsPage/>
+                    <Route path=path!("/runs/:id") view=RunPage ssr=SsrMode::Async/>
                     <Route path=path!("/releases") view=|| view! { <NotBuilt area=Area::Releases/> }/>
                     <Route path=path!("/deployments") view=|| view! { <NotBuilt area=Area::Deployments/> }/>
                     <Route path=path!("/approvals") view=|| view! { <NotBuilt area=Area::Approvals/> }/>
@@ -131,6 +132,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings") view=SettingsPage/>
                     <Route path=path!("/settings/users") view=UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/audit") view=AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/projects") view=ProjectsPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

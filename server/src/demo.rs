@@ -78,6 +78,9 @@ pub async fn generate(db: &Db, scale: u32) -> Result<String, StoreError> {
             users::set_last_login(db, user.id, event.at).await?;
         }
     }
-    lines.push(format!("  ({} audit events of history)", events));
+    let runs = crate::demo_ci::generate(db, &mut rng, scale).await?;
+    lines.push(format!(
+        "  ({events} audit events of history, {runs} CI runs over 90 days in 3 projects)"
+    ));
     Ok(lines.join("\n"))
 }

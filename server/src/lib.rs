@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod demo_ci;
 pub mod ingest;
 pub mod jobs;
 pub mod metrics;

@@ -1,5 +1,6 @@
 //! Pure rules with no I/O, unit-tested, usable in the browser and on the server.
 
+pub mod bands;
 pub mod throttle;
 pub mod time;
 pub mod url;

@@ -118,6 +118,27 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// `850 ms`, `42 s`, `4 min 12 s`, `2 h 05 min`: a duration in seconds for tables.
+pub fn format_duration_s(seconds: f64) -> String {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return "–".into();
+    }
+    if seconds < 1.0 {
+        return format!("{:.0} ms", seconds * 1000.0);
+    }
+    let s = seconds.round() as i64;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min {:02} s", s / 60, s % 60),
+        _ => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// A fraction as a percentage for display: `0.9731` → `97.3%`.
+pub fn percent(fraction: f64) -> String {
+    format!("{:.1}%", fraction * 100.0)
+}
+
 /// "3 minutes", "1 hour" — a coarse duration for messages.
 pub fn humanize_ms(ms: i64) -> String {
     let mins = (ms + 59_999) / 60_000;

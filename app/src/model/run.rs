@@ -355,3 +355,50 @@ pub struct NewTestCase {
     /// The failure, error or skip message and details, cut to a few KB.
     pub message: Option<String>,
 }
+
+/// Filters for the runs list; `None` means any. Kept in the page's URL.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunFilter {
+    pub project: Option<String>,
+    pub branch: Option<String>,
+    pub status: Option<String>,
+    /// Runs created in the last this-many days.
+    pub days: Option<i64>,
+    /// Matches workflow, branch, author, commit (prefix) or external id.
+    pub text: Option<String>,
+    /// Only runs older than this id (paging backwards).
+    pub before_id: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+/// A page of runs, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunPage {
+    pub runs: Vec<Run>,
+    pub next_before_id: Option<i64>,
+}
+
+/// One test case of a run, as the run page lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseRow {
+    pub test_id: i64,
+    pub suite: String,
+    pub classname: String,
+    pub name: String,
+    pub status: CaseStatus,
+    pub retried: bool,
+    pub duration_s: Option<f64>,
+    pub message: Option<String>,
+}
+
+/// Everything the run page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunDetail {
+    pub run: Run,
+    pub repository_url: Option<String>,
+    /// Failed and errored cases first, then flaky passes; capped.
+    pub problem_cases: Vec<CaseRow>,
+    /// Problem cases beyond the cap.
+    pub more_problems: i64,
+    pub reports: i64,
+}

@@ -6,6 +6,8 @@ mod errors;
 mod login;
 mod not_built;
 mod overview;
+mod projects;
+mod runs;
 mod settings;
 mod users;
 
@@ -15,5 +17,7 @@ pub use errors::NotFound;
 pub use login::LoginPage;
 pub use not_built::{Area, NotBuilt};
 pub use overview::OverviewPage;
+pub use projects::ProjectsPage;
+pub use runs::{RunPage, RunsPage};
 pub use settings::SettingsPage;
 pub use users::UsersPage;

@@ -16,6 +16,10 @@ pub fn SettingsPage() -> impl IntoView {
                     <h2>"Users"</h2>
                     <p>"Add people, change their role, disable accounts, reset passwords."</p>
                 </a>
+                <a class="panel card-link" href="/settings/projects">
+                    <h2>"Projects and tokens"</h2>
+                    <p>"Add projects, set GitHub webhook secrets, create and revoke API tokens for CI."</p>
+                </a>
                 <a class="panel card-link" href="/settings/audit">
                     <h2>"Audit log"</h2>
                     <p>"Who did what and when: sign-ins, failed sign-ins, user changes."</p>

@@ -655,32 +655,130 @@ fn combine_coverage(reports: &[(Option<f64>, Option<f64>, i64, i64, i64, i64)]) 
     t
 }
 
-/// The cases of a run, failures first (errors, then failures), then by name.
-pub async fn failed_cases(
+/// A page of runs, newest first, filtered.
+pub async fn list(db: &Db, filter: &crate::model::RunFilter) -> StoreResult<crate::model::RunPage> {
+    let limit = filter.limit.unwrap_or(50).clamp(1, 200);
+    let nonempty = |s: &Option<String>| {
+        s.clone()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let since = filter
+        .days
+        .filter(|d| *d > 0)
+        .map(|d| now_ms() - d * 86_400_000);
+    let text = nonempty(&filter.text).map(|t| t.to_lowercase());
+    let like = text
+        .as_ref()
+        .map(|t| format!("%{}%", t.replace(['%', '_'], "")));
+    let prefix = text
+        .as_ref()
+        .map(|t| format!("{}%", t.replace(['%', '_'], "")));
+    let sql = format!(
+        "select {RUN_COLUMNS} from ci_run r join project p on p.project_id = r.project_id \
+         where r.ci_run_id < $1 \
+         and ($2 is null or p.slug = $2) \
+         and ($3 is null or r.branch = $3) \
+         and ($4 is null or r.status = $4) \
+         and ($5 is null or coalesce(r.started_at, r.created_at) >= $5) \
+         and ($6 is null or lower(r.workflow) like $6 or lower(r.branch) like $6 \
+              or lower(r.author) like $6 or r.commit_sha like $7 or r.external_id = $8) \
+         order by r.ci_run_id desc limit $9"
+    );
+    let rows: Vec<RunRow> = on_pool!(db, pool => {
+        sqlx::query_as(&sql)
+            .bind(filter.before_id.unwrap_or(i64::MAX))
+            .bind(nonempty(&filter.project))
+            .bind(nonempty(&filter.branch))
+            .bind(nonempty(&filter.status))
+            .bind(since)
+            .bind(like)
+            .bind(prefix)
+            .bind(text)
+            .bind(limit + 1)
+            .fetch_all(pool)
+            .await?
+    });
+    let more = rows.len() as i64 > limit;
+    let runs = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(|r| r.into_run(Vec::new()))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let next_before_id = if more {
+        runs.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok(crate::model::RunPage {
+        runs,
+        next_before_id,
+    })
+}
+
+/// Cases of a run that did not simply pass: errors, failures, then flaky passes; at most
+/// `limit`, with the count of the rest.
+pub async fn problem_cases(
     db: &Db,
     run_id: i64,
     limit: i64,
-) -> StoreResult<Vec<(String, String, CaseStatus, Option<String>)>> {
-    let rows: Vec<(String, String, i16, Option<String>)> = on_pool!(db, pool => {
-        sqlx::query_as(
-            "select t.classname, t.name, c.status, c.message from test_case c \
-             join test t on t.test_id = c.test_id \
-             where c.ci_run_id = $1 and c.status >= 2 order by c.status desc, t.classname, t.name limit $2",
-        )
+) -> StoreResult<(Vec<crate::model::CaseRow>, i64)> {
+    #[derive(sqlx::FromRow)]
+    struct CaseDbRow {
+        test_id: i64,
+        suite: String,
+        classname: String,
+        name: String,
+        status: i16,
+        retried: bool,
+        duration_s: Option<f64>,
+        message: Option<String>,
+    }
+    let filter = "c.ci_run_id = $1 and (c.status >= 2 or (c.status = 0 and c.retried = $2))";
+    let (rows, total): (Vec<CaseDbRow>, (i64,)) = on_pool!(db, pool => {
+        let rows: Vec<CaseDbRow> = sqlx::query_as(&format!(
+            "select c.test_id, t.suite, t.classname, t.name, c.status, c.retried, c.duration_s, c.message \
+             from test_case c join test t on t.test_id = c.test_id where {filter} \
+             order by c.status desc, t.classname, t.name limit $3"
+        ))
         .bind(run_id)
+        .bind(true)
         .bind(limit)
         .fetch_all(pool)
-        .await?
+        .await?;
+        let total: (i64,) = sqlx::query_as(&format!(
+            "select count(*) from test_case c where {filter}"
+        ))
+        .bind(run_id)
+        .bind(true)
+        .fetch_one(pool)
+        .await?;
+        (rows, total)
     });
-    Ok(rows
+    let shown = rows.len() as i64;
+    let cases = rows
         .into_iter()
-        .map(|(c, n, s, m)| {
-            (
-                c,
-                n,
-                CaseStatus::from_code(s).unwrap_or(CaseStatus::Error),
-                m,
-            )
+        .map(|r| crate::model::CaseRow {
+            test_id: r.test_id,
+            suite: r.suite,
+            classname: r.classname,
+            name: r.name,
+            status: CaseStatus::from_code(r.status).unwrap_or(CaseStatus::Error),
+            retried: r.retried,
+            duration_s: r.duration_s,
+            message: r.message,
         })
-        .collect())
+        .collect();
+    Ok((cases, (total.0 - shown).max(0)))
+}
+
+/// How many test reports a run has.
+pub async fn report_count(db: &Db, run_id: i64) -> StoreResult<i64> {
+    let (n,): (i64,) = on_pool!(db, pool => {
+        sqlx::query_as("select count(*) from test_report where ci_run_id = $1")
+            .bind(run_id)
+            .fetch_one(pool)
+            .await?
+    });
+    Ok(n)
 }

@@ -169,8 +169,20 @@ async fn runs_reports_and_coverage_are_stored_once() {
             (5, 1),
             "{label}: totals over both reports"
         );
-        let failed = runs::failed_cases(&db, run.id, 10).await.unwrap();
-        assert_eq!(failed.len(), 2, "{label}");
+        let (problems, more) = runs::problem_cases(&db, run.id, 10).await.unwrap();
+        // An error, a failure, then the flaky pass.
+        assert_eq!((problems.len(), more), (3, 0), "{label}");
+        assert!(problems[2].retried, "{label}");
+        let page = runs::list(
+            &db,
+            &app::model::RunFilter {
+                text: Some("0123456".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(page.runs.len(), 1, "{label}: commit prefix search");
 
         // A broken report keeps nothing.
         let corrupt = dir.join("enricomi/junit-xml__pytest__corrupt-xml.xml");

@@ -1,0 +1,449 @@
+//! Demo CI history: three projects with 90 days of runs, jobs, JUnit results (with real
+//! failures, flaky tests and an infrastructure outage), coverage, performance and security
+//! figures. Deterministic for a given seed and scale, placed relative to now.
+
+use app::model::{
+    CaseStatus, CoverageFile, CoverageFormat, CoverageReport, CoverageTotals, Job, NewRun,
+    NewTestCase, Performance, Provider, RunStatus, Security, Slug, TestTotals,
+};
+use app::store::audit::Actor;
+use app::store::projects::{self, NewProject};
+use app::store::runs::{self, Feed};
+use app::store::{now_ms, Db, StoreError};
+use rand::rngs::StdRng;
+use rand::Rng;
+
+struct DemoProject {
+    slug: &'static str,
+    name: &'static str,
+    provider: Provider,
+    repo: &'static str,
+    packages: &'static [&'static str],
+    tests: usize,
+    runs_per_day: (u32, u32),
+}
+
+const PROJECTS: &[DemoProject] = &[
+    DemoProject {
+        slug: "shop",
+        name: "Shop web",
+        provider: Provider::Github,
+        repo: "https://github.com/acme/shop",
+        packages: &["cart", "checkout", "catalog", "search", "accounts"],
+        tests: 84,
+        runs_per_day: (3, 7),
+    },
+    DemoProject {
+        slug: "payments",
+        name: "Payments API",
+        provider: Provider::Gitlab,
+        repo: "https://gitlab.com/acme/payments",
+        packages: &["ledger", "refunds", "webhooks", "fraud"],
+        tests: 62,
+        runs_per_day: (2, 5),
+    },
+    DemoProject {
+        slug: "mobile-api",
+        name: "Mobile API",
+        provider: Provider::Jenkins,
+        repo: "https://github.com/acme/mobile-api",
+        packages: &["sessions", "push", "profiles"],
+        tests: 48,
+        runs_per_day: (1, 4),
+    },
+];
+
+const VERBS: &[&str] = &[
+    "creates",
+    "rejects",
+    "updates",
+    "lists",
+    "retries",
+    "expires",
+    "validates",
+    "rounds",
+    "caches",
+    "paginates",
+    "merges",
+    "refunds",
+    "signs",
+    "parses",
+];
+const OBJECTS: &[&str] = &[
+    "empty_input",
+    "large_order",
+    "expired_token",
+    "duplicate_request",
+    "unicode_name",
+    "zero_amount",
+    "missing_field",
+    "concurrent_update",
+    "stale_cache",
+    "timezone_edge",
+    "negative_quantity",
+    "long_description",
+];
+const AUTHORS: &[&str] = &[
+    "maya.lead",
+    "lee.ops",
+    "noor.dev",
+    "ravi.qa",
+    "ines.ml",
+    "sam.manager",
+];
+const FEATURES: &[&str] = &[
+    "feature/faster-search",
+    "feature/gift-cards",
+    "fix/rounding",
+    "feature/dark-mode",
+    "chore/deps",
+    "fix/timeout",
+    "feature/refund-api",
+];
+
+struct DemoTest {
+    classname: String,
+    name: String,
+    file: String,
+    mean_s: f64,
+    /// Probability of failing once and passing on retry.
+    flake: f64,
+}
+
+fn test_pool(p: &DemoProject, rng: &mut StdRng) -> Vec<DemoTest> {
+    (0..p.tests)
+        .map(|i| {
+            let package = p.packages[i % p.packages.len()];
+            let class = format!(
+                "{}.{}.{}Test",
+                p.slug.replace('-', "_"),
+                package,
+                capitalize(package)
+            );
+            let name = format!(
+                "test_{}_{}_{i}",
+                VERBS[rng.gen_range(0..VERBS.len())],
+                OBJECTS[rng.gen_range(0..OBJECTS.len())]
+            );
+            DemoTest {
+                file: format!("tests/{package}/test_{package}.py"),
+                classname: class,
+                name,
+                mean_s: rng.gen_range(0.01..2.5),
+                flake: if i % 19 == 7 {
+                    rng.gen_range(0.08..0.2)
+                } else {
+                    0.0
+                },
+            }
+        })
+        .collect()
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn sha(rng: &mut StdRng) -> String {
+    (0..40)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}
+
+/// Writes the demo CI history; returns the number of runs.
+pub async fn generate(db: &Db, rng: &mut StdRng, scale: u32) -> Result<usize, StoreError> {
+    let system = Actor::system();
+    let now = now_ms();
+    let day = 86_400_000i64;
+    let mut total = 0;
+    // Projects first, then their runs interleaved day by day, so run ids follow time as
+    // they do when real CI systems report.
+    let mut live = Vec::new();
+    for p in PROJECTS {
+        if projects::get(db, p.slug).await?.is_some() {
+            continue;
+        }
+        let project = projects::create(
+            db,
+            &NewProject {
+                slug: Slug::parse(p.slug).map_err(StoreError::Invalid)?,
+                name: p.name.into(),
+                default_branch: "main".into(),
+                repository_url: Some(p.repo.into()),
+                environments: Vec::new(),
+            },
+            &system,
+        )
+        .await?;
+        let tests = test_pool(p, rng);
+        // One outage day per project: most tests fail for reasons outside the code.
+        let outage_day = rng.gen_range(10..80);
+        let number = 1000 + rng.gen_range(0..500);
+        live.push((p, project.id, tests, outage_day, number));
+    }
+    for d in (0..90i64).rev() {
+        for (p, project_id, tests, outage_day, number) in live.iter_mut() {
+            let runs_today = rng.gen_range(p.runs_per_day.0..=p.runs_per_day.1) * scale;
+            for k in 0..runs_today {
+                *number += 1;
+                let started = now - d * day + (k as i64) * (day / (runs_today as i64 + 1))
+                    - rng.gen_range(0..3_600_000);
+                if started > now - 600_000 {
+                    continue;
+                }
+                let main = rng.gen_bool(0.6);
+                let branch = if main {
+                    "main".to_string()
+                } else {
+                    FEATURES[rng.gen_range(0..FEATURES.len())].to_string()
+                };
+                let commit = sha(rng);
+                let broken = !main && rng.gen_bool(0.12);
+                let outage = d == *outage_day && k == 0;
+                let run = DemoRun {
+                    number: *number,
+                    attempt: 1,
+                    branch: &branch,
+                    commit: &commit,
+                    started,
+                    broken,
+                    outage,
+                    main,
+                };
+                let first = demo_run(db, *project_id, p, tests, rng, run).await?;
+                total += 1;
+                // Failed runs are often retried on the same commit: flaky tests pass then.
+                if first == RunStatus::Failure && !broken && rng.gen_bool(0.7) {
+                    let retry = DemoRun {
+                        number: *number,
+                        attempt: 2,
+                        branch: &branch,
+                        commit: &commit,
+                        started: started + 900_000,
+                        broken: false,
+                        outage: false,
+                        main,
+                    };
+                    demo_run(db, *project_id, p, tests, rng, retry).await?;
+                    total += 1;
+                }
+            }
+        }
+    }
+    Ok(total)
+}
+
+struct DemoRun<'a> {
+    number: u32,
+    attempt: i64,
+    branch: &'a str,
+    commit: &'a str,
+    started: i64,
+    broken: bool,
+    outage: bool,
+    main: bool,
+}
+
+async fn demo_run(
+    db: &Db,
+    project_id: i64,
+    p: &DemoProject,
+    tests: &[DemoTest],
+    rng: &mut StdRng,
+    r: DemoRun<'_>,
+) -> Result<RunStatus, StoreError> {
+    // Test results first, so the run's status follows from them.
+    let broken: Vec<usize> = if r.broken {
+        (0..rng.gen_range(1..4))
+            .map(|_| rng.gen_range(0..tests.len()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut cases = Vec::with_capacity(tests.len());
+    let mut totals = TestTotals::default();
+    for (i, t) in tests.iter().enumerate() {
+        let duration = (t.mean_s * rng.gen_range(0.7..1.4)).max(0.001);
+        let (status, retried, message) = if r.outage && rng.gen_bool(0.9) {
+            (
+                CaseStatus::Error,
+                false,
+                Some(
+                    "ConnectionError: could not reach postgres:5432 (runner network down)"
+                        .to_string(),
+                ),
+            )
+        } else if broken.contains(&i) {
+            (
+                CaseStatus::Failed,
+                false,
+                Some(format!(
+                    "AssertionError: expected {} but got {}\n  at {}:{}",
+                    rng.gen_range(1..100),
+                    rng.gen_range(100..200),
+                    t.file,
+                    rng.gen_range(10..400)
+                )),
+            )
+        } else if t.flake > 0.0 && rng.gen_bool(t.flake) {
+            if r.attempt == 1 && rng.gen_bool(0.35) {
+                (
+                    CaseStatus::Failed,
+                    false,
+                    Some("TimeoutError: element not visible after 5000 ms".to_string()),
+                )
+            } else {
+                (CaseStatus::Passed, true, None)
+            }
+        } else if rng.gen_bool(0.03) {
+            (
+                CaseStatus::Skipped,
+                false,
+                Some("skipped: requires GPU runner".to_string()),
+            )
+        } else {
+            (CaseStatus::Passed, false, None)
+        };
+        totals.add(status, retried, Some(duration));
+        cases.push(NewTestCase {
+            suite: format!("{}-tests", p.slug),
+            classname: t.classname.clone(),
+            name: t.name.clone(),
+            file: Some(t.file.clone()),
+            status,
+            retried,
+            duration_s: Some(duration),
+            message,
+        });
+    }
+    let failed = totals.failed + totals.errors > 0;
+    let status = if r.outage {
+        RunStatus::Error
+    } else if failed {
+        RunStatus::Failure
+    } else if rng.gen_bool(0.02) {
+        RunStatus::Cancelled
+    } else {
+        RunStatus::Success
+    };
+    let build = rng.gen_range(60_000..200_000);
+    let test_ms = (totals.time_s * 1000.0) as i64 + rng.gen_range(20_000..90_000);
+    let mut jobs = vec![
+        Job {
+            name: "build".into(),
+            status: RunStatus::Success,
+            started_at: Some(r.started),
+            finished_at: Some(r.started + build),
+        },
+        Job {
+            name: "lint".into(),
+            status: RunStatus::Success,
+            started_at: Some(r.started + build),
+            finished_at: Some(r.started + build + rng.gen_range(20_000..70_000)),
+        },
+        Job {
+            name: "test".into(),
+            status: if failed {
+                RunStatus::Failure
+            } else {
+                RunStatus::Success
+            },
+            started_at: Some(r.started + build),
+            finished_at: Some(r.started + build + test_ms),
+        },
+    ];
+    let mut finished = r.started + build + test_ms;
+    if r.main && !failed && status == RunStatus::Success {
+        let perf = rng.gen_range(120_000..300_000);
+        jobs.push(Job {
+            name: "load-test".into(),
+            status: RunStatus::Success,
+            started_at: Some(finished),
+            finished_at: Some(finished + perf),
+        });
+        finished += perf;
+    }
+    let performance = if r.main && !failed {
+        let p95 = rng.gen_range(140.0..280.0);
+        Performance {
+            p50_ms: Some(p95 * rng.gen_range(0.35..0.5)),
+            p95_ms: Some(p95),
+            p99_ms: Some(p95 * rng.gen_range(1.4..2.1)),
+            error_rate: Some(rng.gen_range(0.0002..0.004)),
+            throughput_rps: Some(rng.gen_range(700.0..1300.0)),
+        }
+    } else {
+        Performance::default()
+    };
+    let security = Security {
+        critical: Some(if rng.gen_bool(0.03) { 1 } else { 0 }),
+        high: Some(rng.gen_range(0..3)),
+        medium: Some(rng.gen_range(0..6)),
+        low: Some(rng.gen_range(2..12)),
+    };
+    let new = NewRun {
+        provider: p.provider,
+        external_id: r.number.to_string(),
+        attempt: r.attempt,
+        workflow: match p.provider {
+            Provider::Gitlab => "pipeline".into(),
+            Provider::Jenkins => "mobile-api/main".into(),
+            _ => "ci".into(),
+        },
+        commit_sha: Some(r.commit.into()),
+        branch: Some(r.branch.into()),
+        author: Some(AUTHORS[rng.gen_range(0..AUTHORS.len())].into()),
+        trigger: Some(if r.main { "push" } else { "pull_request" }.into()),
+        url: Some(match p.provider {
+            Provider::Gitlab => format!("{}/-/pipelines/{}", p.repo, r.number),
+            Provider::Jenkins => format!("https://jenkins.acme.dev/job/{}/{}/", p.slug, r.number),
+            _ => format!("{}/actions/runs/{}", p.repo, r.number),
+        }),
+        status,
+        started_at: Some(r.started),
+        finished_at: Some(finished),
+        jobs,
+        performance,
+        security,
+    };
+    let (run, _) = runs::create_or_get(db, project_id, &new).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    tx.send(Feed::Cases(cases)).await.ok();
+    tx.send(Feed::Done(totals)).await.ok();
+    let digest = format!("demo-{}-{}-{}", p.slug, r.number, r.attempt);
+    runs::ingest_junit(db, run.id, &digest, rx).await?;
+    let line_rate = rng.gen_range(0.78..0.9);
+    let lines_valid = 4200 + rng.gen_range(0..300);
+    let lines_covered = (lines_valid as f64 * line_rate) as i64;
+    let branches_valid = 900;
+    let branches_covered = (branches_valid as f64 * (line_rate - rng.gen_range(0.05..0.15))) as i64;
+    let report = CoverageReport {
+        format: CoverageFormat::Cobertura,
+        totals: CoverageTotals {
+            line_rate: Some(lines_covered as f64 / lines_valid as f64),
+            branch_rate: Some(branches_covered as f64 / branches_valid as f64),
+            lines_covered,
+            lines_valid,
+            branches_covered,
+            branches_valid,
+        },
+        files: p
+            .packages
+            .iter()
+            .map(|pkg| CoverageFile {
+                path: format!("src/{pkg}.py"),
+                lines_covered: lines_covered / p.packages.len() as i64,
+                lines_valid: lines_valid / p.packages.len() as i64,
+                branches_covered: branches_covered / p.packages.len() as i64,
+                branches_valid: branches_valid / p.packages.len() as i64,
+                line_rate: Some(line_rate),
+                branch_rate: None,
+            })
+            .collect(),
+    };
+    runs::store_coverage(db, run.id, &format!("{digest}-cov"), &report).await?;
+    Ok(status)
+}
