@@ -1,9 +1,9 @@
 import { expect, test } from "@playwright/test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ADMIN, hydrated, signIn } from "./helpers";
+import { ADMIN, fixturesDir, hydrated, signIn } from "./helpers";
 
-const fixtures = process.env.GATEHOUSE_FIXTURES_DIR ?? path.resolve(__dirname, "../../../shared/fixtures");
+const fixtures = fixturesDir();
 
 test("an admin sets up a project and token, CI reports a run, people see its failures", async ({ page, request }) => {
   const slug = `e2e-${Date.now() % 100000}`;
