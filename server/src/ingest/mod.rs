@@ -3,6 +3,7 @@
 //! the store with bounded memory.
 
 pub mod coverage;
+pub mod github;
 pub mod junit;
 
 use app::store::runs::{self, CoverageStored, Feed, Ingested, CASE_BATCH};

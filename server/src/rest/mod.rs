@@ -6,6 +6,7 @@ pub mod body;
 pub mod error;
 pub mod openapi;
 pub mod runs;
+pub mod webhooks;
 
 use app::state::AppState;
 use axum::routing::{any, get, post};
@@ -23,6 +24,10 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
         .route("/api/v1/runs/{id}", get(runs::show).patch(runs::update))
         .route("/api/v1/runs/{id}/junit", post(runs::junit))
         .route("/api/v1/runs/{id}/coverage", post(runs::coverage))
+        .route(
+            "/api/v1/projects/{project}/webhooks/github",
+            post(webhooks::github),
+        )
         .route("/api/v1", any(not_found))
         .route("/api/v1/", any(not_found))
         .route("/api/v1/{*rest}", any(not_found))

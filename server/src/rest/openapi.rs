@@ -161,6 +161,23 @@ pub fn spec() -> Value {
                     "200": {"description": "the same file was stored before", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CoverageTotals"}}}}
                 }), errors())
             }},
+            "/api/v1/projects/{project}/webhooks/github": {"post": {
+                "summary": "GitHub webhook deliveries. Authenticated by X-Hub-Signature-256 (HMAC-SHA256 of the body under the project's webhook secret), not by a token; deduplicated by X-GitHub-Delivery. workflow_run, workflow_job and check_suite create or update runs; push records commits; deployment and deployment_status are stored; other events are answered 202 and ignored.",
+                "security": [],
+                "parameters": [
+                    {"name": "project", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "X-GitHub-Event", "in": "header", "required": true, "schema": {"type": "string"}},
+                    {"name": "X-GitHub-Delivery", "in": "header", "required": true, "schema": {"type": "string"}},
+                    {"name": "X-Hub-Signature-256", "in": "header", "required": true, "schema": {"type": "string"}}
+                ],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {
+                    "200": {"description": "handled (or a repeated delivery: `duplicate: true`)"},
+                    "202": {"description": "accepted and ignored"},
+                    "401": error_response("no webhook secret set, or the signature does not match"),
+                    "422": error_response("the payload does not have the event's shape")
+                }
+            }},
             "/api/v1/openapi.json": {"get": {"summary": "This document.", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}}
         }
     })

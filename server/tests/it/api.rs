@@ -8,6 +8,7 @@ use app::model::{Scope, Slug};
 use app::store::audit::Actor;
 use app::store::projects::{self, NewProject};
 use app::store::tokens;
+use gatehouse_server::ingest::github;
 use serde_json::{json, Value};
 use std::io::Write;
 
@@ -308,5 +309,107 @@ async fn bad_tokens_scopes_and_bodies_get_clear_errors_and_change_nothing() {
             .await;
         assert_eq!(status, 200);
         assert!(doc["paths"]["/api/v1/runs/{id}/junit"]["post"].is_object());
+    }
+}
+
+#[tokio::test]
+async fn github_webhooks_are_verified_deduplicated_and_applied() {
+    for backend in backends().await {
+        let app = spawn_app(&backend).await;
+        let label = app.label;
+        let (api, [token, _, _]) = setup(&backend, app).await;
+        let store = connect(&backend).await;
+        let secret = "a-webhook-secret-of-some-length";
+        projects::set_webhook_secret(&store, "shop", Some(secret), &Actor::system())
+            .await
+            .unwrap();
+        let hooks = "/api/v1/projects/shop/webhooks/github";
+        let dir = fixtures_dir().join("github-webhooks");
+        let deliver = |event: &str, delivery: &str, body: Vec<u8>, signature: Option<String>| {
+            let sig = signature.unwrap_or_else(|| github::sign(secret.as_bytes(), &body));
+            api.http
+                .post(api.app.url(hooks))
+                .header("x-github-event", event)
+                .header("x-github-delivery", delivery)
+                .header("x-hub-signature-256", sig)
+                .header("content-type", "application/json")
+                .body(body)
+        };
+
+        let run = std::fs::read(dir.join("workflow_run/completed.payload.json")).unwrap();
+        let (status, out) = api
+            .send(deliver("workflow_run", "d-1", run.clone(), None))
+            .await;
+        assert_eq!(status, 200, "{label}: {out}");
+        let (status, out) = api
+            .send(deliver("workflow_run", "d-1", run.clone(), None))
+            .await;
+        assert_eq!(
+            (status, out["duplicate"].as_bool()),
+            (200, Some(true)),
+            "{label}"
+        );
+        let (status, _) = api
+            .send(deliver(
+                "workflow_run",
+                "d-2",
+                run.clone(),
+                Some("sha256=00".into()),
+            ))
+            .await;
+        assert_eq!(status, 401, "{label}: bad signature");
+
+        // The run is visible through the API with GitHub's figures.
+        let (_, page) = api
+            .send(
+                api.http
+                    .get(api.app.url("/api/v1/runs/1"))
+                    .bearer_auth(&token),
+            )
+            .await;
+        assert_eq!(page["external_id"], "289782451", "{label}: {page}");
+        assert_eq!(page["status"], "success");
+        assert_eq!(page["branch"], "master");
+
+        let job = std::fs::read(
+            dir.join("workflow_job/completed.failure.with-organization.payload.json"),
+        )
+        .unwrap();
+        let (status, out) = api.send(deliver("workflow_job", "d-3", job, None)).await;
+        assert_eq!(status, 200, "{label}: {out}");
+        let push = std::fs::read(dir.join("push/payload.json")).unwrap();
+        let (status, out) = api.send(deliver("push", "d-4", push, None)).await;
+        assert_eq!(status, 200, "{label}: {out}");
+        let pr = std::fs::read(dir.join("pull_request/assigned.payload.json"))
+            .unwrap_or_else(|_| b"{}".to_vec());
+        let (status, _) = api.send(deliver("pull_request", "d-5", pr, None)).await;
+        assert_eq!(
+            status, 202,
+            "{label}: unknown events are accepted and ignored"
+        );
+        let (status, err) = api
+            .send(deliver(
+                "workflow_run",
+                "d-6",
+                b"{\"workflow_run\": 3}".to_vec(),
+                None,
+            ))
+            .await;
+        assert_eq!(status, 422, "{label}: {err}");
+
+        let other = "/api/v1/projects/other/webhooks/github";
+        let (status, err) = api
+            .send(
+                api.http
+                    .post(api.app.url(other))
+                    .header("x-github-event", "ping")
+                    .body("{}"),
+            )
+            .await;
+        assert_eq!(status, 401, "{label}");
+        assert!(
+            err["error"].as_str().unwrap().contains("no webhook secret"),
+            "{err}"
+        );
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::helpers::{fixtures_dir, manifest};
 use app::model::CaseStatus;
-use gatehouse_server::ingest::{coverage, junit};
+use gatehouse_server::ingest::{coverage, github, junit};
 use std::io::BufReader;
 
 fn open(path: &std::path::Path) -> BufReader<std::fs::File> {
@@ -220,4 +220,106 @@ fn coverage_fixtures_match_their_stated_totals() {
         stated >= 12,
         "only {stated} files checked against stated totals"
     );
+}
+
+/// GitHub's documented signature test vector.
+#[test]
+fn github_signature_test_vector_verifies() {
+    let text =
+        std::fs::read_to_string(fixtures_dir().join("github-webhooks/_signature_test_vector.json"))
+            .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let secret = v["secret"].as_str().unwrap().as_bytes();
+    let payload = v["payload"].as_str().unwrap().as_bytes();
+    let header = v["X-Hub-Signature-256"].as_str().unwrap();
+    assert!(github::verify_signature(secret, payload, Some(header)));
+    assert_eq!(github::sign(secret, payload), header);
+    assert!(!github::verify_signature(b"wrong", payload, Some(header)));
+}
+
+/// Every webhook payload example is read, and the fields the manifest quotes match.
+#[test]
+fn github_webhook_payloads_are_read_with_their_quoted_fields() {
+    let dir = fixtures_dir().join("github-webhooks");
+    let rows = manifest("github-webhooks");
+    assert!(rows.len() >= 60, "{}", rows.len());
+    let mut checked = 0;
+    for row in &rows {
+        let file = &row["file"];
+        let body = std::fs::read(dir.join(file)).unwrap();
+        let event = github::parse(&row["event"], &body).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let fields: std::collections::HashMap<&str, &str> = row["key_fields(quoted from payload)"]
+            .split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+            .collect();
+        let eq = |k: &str, got: Option<&str>| {
+            if let Some(want) = fields.get(k) {
+                let got = got.unwrap_or("None");
+                assert!(
+                    got.starts_with(want) || (*want == "None" && got == "None"),
+                    "{file}: {k} = {got}, manifest {want}"
+                );
+            }
+        };
+        match &event {
+            github::Event::WorkflowRun { run, .. } => {
+                eq("status", run.status.as_deref());
+                eq("conclusion", run.conclusion.as_deref());
+                eq("head_branch", run.head_branch.as_deref());
+                eq("head_sha", run.head_sha.as_deref());
+                eq(
+                    "run_attempt",
+                    run.run_attempt.map(|a| a.to_string()).as_deref(),
+                );
+                eq("event", run.event.as_deref());
+                checked += 1;
+            }
+            github::Event::WorkflowJob { job, .. } => {
+                eq("status", job.status.as_deref());
+                eq("conclusion", job.conclusion.as_deref());
+                eq(
+                    "run_attempt",
+                    job.run_attempt.map(|a| a.to_string()).as_deref(),
+                );
+                eq("started_at", job.started_at.as_deref());
+                eq("completed_at", job.completed_at.as_deref());
+                if job.started_at.is_some() {
+                    assert!(
+                        github::time(&job.started_at).is_some(),
+                        "{file}: started_at readable"
+                    );
+                }
+                checked += 1;
+            }
+            github::Event::CheckSuite { suite, .. } => {
+                eq("status", suite.status.as_deref());
+                eq("conclusion", suite.conclusion.as_deref());
+                eq("head_branch", suite.head_branch.as_deref());
+                eq("head_sha", suite.head_sha.as_deref());
+                eq("app", suite.app.as_ref().and_then(|a| a.slug.as_deref()));
+                checked += 1;
+            }
+            github::Event::Push(push) => {
+                eq("ref", Some(&push.git_ref));
+                eq("commits", Some(&push.commits.len().to_string()));
+                let flag = |b: bool| if b { "True" } else { "False" };
+                eq("created", Some(flag(push.created)));
+                eq("deleted", Some(flag(push.deleted)));
+                eq("forced", Some(flag(push.forced)));
+                checked += 1;
+            }
+            github::Event::Deployment { action } | github::Event::DeploymentStatus { action } => {
+                assert_eq!(action.as_deref(), Some(row["action"].as_str()), "{file}");
+                checked += 1;
+            }
+            github::Event::Ignored(kind) => {
+                assert!(
+                    ["pull_request", "check_run"].contains(&kind.as_str()),
+                    "{file}: {kind}"
+                );
+            }
+            github::Event::Ping => {}
+        }
+    }
+    assert!(checked >= 30, "only {checked} payloads checked");
 }
