@@ -177,6 +177,29 @@ impl Db {
     }
 }
 
+/// How a backend opens a transaction that will write.
+pub trait WriteBegin: sqlx::Database {
+    const BEGIN: &'static str;
+}
+
+impl WriteBegin for sqlx::Sqlite {
+    /// Takes the write lock at once (waiting up to the busy timeout). A deferred transaction
+    /// that reads first and then writes fails with "database is locked" when another
+    /// connection writes in between, instead of waiting.
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
+}
+
+impl WriteBegin for sqlx::Postgres {
+    const BEGIN: &'static str = "BEGIN";
+}
+
+/// Opens a transaction that will write (see [`WriteBegin`]).
+pub async fn begin_write<DB: WriteBegin>(
+    pool: &sqlx::Pool<DB>,
+) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error> {
+    pool.begin_with(DB::BEGIN).await
+}
+
 /// Now, as epoch milliseconds UTC.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

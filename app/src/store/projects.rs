@@ -91,7 +91,7 @@ pub async fn create(db: &Db, new: &NewProject, actor: &Actor) -> StoreResult<Pro
         Some(format!("environments {}", envs.join(" → "))),
     );
     on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = super::begin_write(pool).await?;
         let (id,): (i64,) = sqlx::query_as(
             "insert into project (slug, name, default_branch, repository_url, created_at, updated_at) \
              values ($1, $2, $3, $4, $5, $5) returning project_id",
@@ -162,7 +162,7 @@ pub async fn set_webhook_secret(
     };
     let event = NewAuditEvent::new(actor, action, Some(slug), None);
     on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = super::begin_write(pool).await?;
         let done = sqlx::query("update project set webhook_secret = $1, updated_at = $2 where slug = $3")
             .bind(secret)
             .bind(now_ms())

@@ -151,7 +151,7 @@ macro_rules! upsert_job {
 pub async fn create_or_get(db: &Db, project_id: i64, new: &NewRun) -> StoreResult<(Run, bool)> {
     let now = now_ms();
     let inserted: Option<i64> = on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = super::begin_write(pool).await?;
         let row: Option<(i64,)> = sqlx::query_as(
             "insert into ci_run (project_id, provider, external_id, attempt, workflow, commit_sha, \
              branch, author, trigger, url, status, started_at, finished_at, p50_ms, p95_ms, p99_ms, \
@@ -274,7 +274,7 @@ pub struct RunUpdate {
 /// Applies an update; fields not given keep their value.
 pub async fn update(db: &Db, id: i64, change: &RunUpdate) -> StoreResult<Run> {
     on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = super::begin_write(pool).await?;
         let done = sqlx::query(
             "update ci_run set status = coalesce($2, status), started_at = coalesce($3, started_at), \
              finished_at = coalesce($4, finished_at), p50_ms = coalesce($5, p50_ms), \
@@ -421,7 +421,7 @@ pub async fn ingest_junit(
         if let Some(previous) = previous {
             return Ok(Ingested::Repeated(previous.into()));
         }
-        let mut tx = pool.begin().await?;
+        let mut tx = super::begin_write(pool).await?;
         let (report_id,): (i64,) = sqlx::query_as(
             "insert into test_report (ci_run_id, digest, tests, passed, failed, errors, skipped, flaky, \
              time_s, received_at) values ($1, $2, 0, 0, 0, 0, 0, 0, 0, $3) returning test_report_id",
@@ -569,7 +569,7 @@ pub async fn store_coverage(
             });
         }
         let t = report.totals;
-        let mut tx = pool.begin().await?;
+        let mut tx = super::begin_write(pool).await?;
         let (report_id,): (i64,) = sqlx::query_as(
             "insert into coverage_report (ci_run_id, digest, format, line_rate, branch_rate, \
              lines_covered, lines_valid, branches_covered, branches_valid, received_at) \

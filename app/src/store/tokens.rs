@@ -101,7 +101,7 @@ pub async fn create(
         Some(format!("{prefix}…, scopes {scope_list}")),
     );
     let id: i64 = on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = super::begin_write(pool).await?;
         let project_id: Option<(i64,)> = sqlx::query_as("select project_id from project where slug = $1")
             .bind(project)
             .fetch_optional(&mut *tx)
@@ -163,7 +163,7 @@ pub async fn revoke(db: &Db, id: i64, actor: &Actor) -> StoreResult<ApiToken> {
         Some(format!("{}…", token.prefix)),
     );
     on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = super::begin_write(pool).await?;
         sqlx::query("update api_token set revoked_at = $1 where api_token_id = $2 and revoked_at is null")
             .bind(now_ms())
             .bind(id)

@@ -87,7 +87,7 @@ pub async fn create(db: &Db, new: &NewUser, actor: &Actor) -> StoreResult<User> 
         Some(format!("role {}", new.role)),
     );
     let row: Row = on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = super::begin_write(pool).await?;
         let row: Row = sqlx::query_as(&sql)
             .bind(new.username.as_str())
             .bind(&display)
@@ -151,7 +151,7 @@ pub async fn change(db: &Db, id: UserId, change: &UserChange, actor: &Actor) -> 
     let sql_get = format!("select {COLUMNS} from app_user where app_user_id = $1");
     let sql_back = sql_get.clone();
     let row: Row = on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = super::begin_write(pool).await?;
         let before: Option<Row> = sqlx::query_as(&sql_get).bind(id.0).fetch_optional(&mut *tx).await?;
         let before = UserRecord::try_from(
             before.ok_or_else(|| StoreError::NotFound(format!("no user with id {}", id.0)))?,
@@ -223,7 +223,7 @@ pub async fn record_login(db: &Db, user: &User, ip: &str) -> StoreResult<()> {
     };
     let event = NewAuditEvent::new(&actor, "user.login", Some(&user.username), None);
     on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = super::begin_write(pool).await?;
         sqlx::query("update app_user set last_login_at = $1 where app_user_id = $2")
             .bind(now).bind(user.id.0).execute(&mut *tx).await?;
         sqlx::query("delete from login_failure where username = $1")
@@ -260,7 +260,7 @@ pub async fn record_login_failure(
         Some(reason.to_string()),
     );
     on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = super::begin_write(pool).await?;
         sqlx::query("insert into login_failure (username, ip, at) values ($1, $2, $3)")
             .bind(&name).bind(ip).bind(now).execute(&mut *tx).await?;
         sqlx::query("delete from login_failure where at < $1")

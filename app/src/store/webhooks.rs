@@ -67,7 +67,7 @@ pub async fn store_commits(
 ) -> StoreResult<u64> {
     let mut added = 0;
     on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = super::begin_write(pool).await?;
         for c in commits {
             let done = sqlx::query(
                 "insert into git_commit (project_id, sha, message, author, committed_at, branch, url) \

@@ -214,3 +214,62 @@ async fn runs_reports_and_coverage_are_stored_once() {
         assert!((c.line_rate.unwrap() - 7.0 / 11.0).abs() < 1e-9);
     }
 }
+
+/// Many writers at once (CI systems uploading in parallel, with conflicts among them) wait
+/// for each other instead of failing with "database is locked".
+#[tokio::test]
+async fn concurrent_writers_wait_for_each_other() {
+    for backend in backends().await {
+        let db = connect(&backend).await;
+        let label = backend.label;
+        projects::create(
+            &db,
+            &NewProject::named(Slug::parse("busy").unwrap()),
+            &Actor::system(),
+        )
+        .await
+        .unwrap();
+        let project = projects::require(&db, "busy").await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                // A conflict (rolled back) among the writes, as in real traffic.
+                let _ = projects::create(
+                    &db,
+                    &NewProject::named(Slug::parse("busy").unwrap()),
+                    &Actor::system(),
+                )
+                .await;
+                tokens::create(
+                    &db,
+                    "busy",
+                    &format!("t{i}"),
+                    &[Scope::Read],
+                    &Actor::system(),
+                )
+                .await?;
+                runs::create_or_get(&db, project.id, &new_run(&format!("r{}", i % 6))).await?;
+                Ok::<_, StoreError>(())
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap_or_else(|e| panic!("{label}: {e}"));
+        }
+        assert_eq!(
+            tokens::list(&db, Some("busy")).await.unwrap().len(),
+            24,
+            "{label}"
+        );
+        let page = runs::list(
+            &db,
+            &app::model::RunFilter {
+                project: Some("busy".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(page.runs.len(), 6, "{label}: one run per external id");
+    }
+}
