@@ -1,6 +1,7 @@
 //! Pure rules with no I/O, unit-tested, usable in the browser and on the server.
 
 pub mod bands;
+pub mod flaky;
 pub mod throttle;
 pub mod time;
 pub mod url;

@@ -782,3 +782,96 @@ pub async fn report_count(db: &Db, run_id: i64) -> StoreResult<i64> {
     });
     Ok(n)
 }
+
+/// The flaky tests of a project over runs started since `since` (epoch ms), by the rules of
+/// [`crate::logic::flaky`].
+pub async fn flaky_tests(
+    db: &Db,
+    project_id: i64,
+    since: i64,
+) -> StoreResult<Vec<crate::logic::flaky::FlakyTest>> {
+    use crate::logic::flaky::{analyse, is_infrastructure_failure, Execution};
+    #[derive(sqlx::FromRow)]
+    struct ExecRow {
+        test_id: i64,
+        ci_run_id: i64,
+        commit_sha: Option<String>,
+        at: i64,
+        status: i16,
+        retried: bool,
+        duration_s: Option<f64>,
+        tests: i32,
+        failed: i32,
+        errors: i32,
+    }
+    const WINDOW: &str = "r.project_id = $1 and coalesce(r.started_at, r.created_at) >= $2";
+    let candidates: Vec<(i64,)> = on_pool!(db, pool => {
+        sqlx::query_as(&format!(
+            "select distinct c.test_id from test_case c join ci_run r on r.ci_run_id = c.ci_run_id \
+             where {WINDOW} and (c.status >= 2 or c.retried = $3)"
+        ))
+        .bind(project_id)
+        .bind(since)
+        .bind(true)
+        .fetch_all(pool)
+        .await?
+    });
+    let mut executions = Vec::new();
+    let mut names = HashMap::new();
+    for chunk in candidates.chunks(CASE_BATCH) {
+        let ids: Vec<i64> = chunk.iter().map(|c| c.0).collect();
+        let (rows, tests): (
+            Vec<ExecRow>,
+            Vec<(i64, String, String, String, Option<i64>)>,
+        ) = on_pool!(db, pool => {
+            let mut q = sqlx::QueryBuilder::new(
+                "select c.test_id, c.ci_run_id, r.commit_sha, coalesce(r.started_at, r.created_at) as at, \
+                 c.status, c.retried, c.duration_s, r.tests, r.failed, r.errors \
+                 from test_case c join ci_run r on r.ci_run_id = c.ci_run_id where r.project_id = ",
+            );
+            q.push_bind(project_id)
+                .push(" and coalesce(r.started_at, r.created_at) >= ")
+                .push_bind(since)
+                .push(" and c.test_id in (");
+            let mut list = q.separated(", ");
+            for id in &ids {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            let rows: Vec<ExecRow> = q.build_query_as().fetch_all(pool).await?;
+            let mut q = sqlx::QueryBuilder::new(
+                "select test_id, suite, classname, name, quarantined_at from test where test_id in (",
+            );
+            let mut list = q.separated(", ");
+            for id in &ids {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            let tests: Vec<(i64, String, String, String, Option<i64>)> =
+                q.build_query_as().fetch_all(pool).await?;
+            (rows, tests)
+        });
+        executions.extend(
+            rows.into_iter()
+                .filter(|r| {
+                    !is_infrastructure_failure(r.tests.into(), (r.failed + r.errors).into())
+                })
+                .map(|r| Execution {
+                    test_id: r.test_id,
+                    run_id: r.ci_run_id,
+                    commit: r.commit_sha,
+                    at: r.at,
+                    passed: r.status == CaseStatus::Passed.code(),
+                    failed: r.status >= CaseStatus::Failed.code(),
+                    retried: r.retried,
+                    duration_s: r.duration_s,
+                }),
+        );
+        names.extend(
+            tests
+                .into_iter()
+                .map(|(id, suite, class, name, q)| (id, (suite, class, name, q.is_some()))),
+        );
+    }
+    Ok(analyse(&executions, &names))
+}

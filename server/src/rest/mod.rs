@@ -6,6 +6,7 @@ pub mod body;
 pub mod error;
 pub mod openapi;
 pub mod runs;
+pub mod tests;
 pub mod webhooks;
 
 use app::state::AppState;
@@ -28,6 +29,7 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
             "/api/v1/projects/{project}/webhooks/github",
             post(webhooks::github),
         )
+        .route("/api/v1/projects/{project}/flaky-tests", get(tests::flaky))
         .route("/api/v1", any(not_found))
         .route("/api/v1/", any(not_found))
         .route("/api/v1/{*rest}", any(not_found))

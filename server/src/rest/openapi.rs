@@ -178,6 +178,15 @@ pub fn spec() -> Value {
                     "422": error_response("the payload does not have the event's shape")
                 }
             }},
+            "/api/v1/projects/{project}/flaky-tests": {"get": {
+                "summary": "Flaky tests over a window (scope read): passed on a retry within a run, or passed and failed on the same commit; runs with more than 80% of tests failing are infrastructure failures and not counted. JSON, or CSV with format=csv or Accept: text/csv.",
+                "parameters": [
+                    {"name": "project", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "days", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 365, "default": 14}},
+                    {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"]}}
+                ],
+                "responses": merge(json!({"200": {"description": "tests with executions, flakes, flake_rate (fraction), first/last flaked, commits, time_lost_s, quarantined"}}), errors())
+            }},
             "/api/v1/openapi.json": {"get": {"summary": "This document.", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}}
         }
     })

@@ -413,3 +413,121 @@ async fn github_webhooks_are_verified_deduplicated_and_applied() {
         );
     }
 }
+
+#[tokio::test]
+async fn flaky_tests_follow_the_rules_in_json_and_csv() {
+    for backend in backends().await {
+        let app = spawn_app(&backend).await;
+        let label = app.label;
+        let (api, [token, _, other]) = setup(&backend, app).await;
+        let suite = |cases: &[(&str, &str)]| {
+            let body: String = cases
+                .iter()
+                .map(|(name, result)| match *result {
+                    "fail" => format!("<testcase classname=\"K\" name=\"{name}\" time=\"1.5\"><failure message=\"boom\"/></testcase>"),
+                    "flaky" => format!("<testcase classname=\"K\" name=\"{name}\" time=\"2\"><flakyFailure message=\"x\"/></testcase>"),
+                    _ => format!("<testcase classname=\"K\" name=\"{name}\" time=\"1\"/>"),
+                })
+                .collect();
+            format!("<testsuite name=\"s\">{body}</testsuite>")
+        };
+        let all = |r: &'static str| [("t1", r), ("t2", r), ("t3", r), ("t4", r), ("t5", r)];
+        let mut n = 0;
+        let mut report = |commit: &'static str, attempt: i64, xml: String| {
+            n += 1;
+            let id = n;
+            let api = &api;
+            let token = token.clone();
+            async move {
+                let mut body = run_body(&format!("run-{commit}"));
+                body["attempt"] = json!(attempt);
+                body["commit_sha"] = json!(commit);
+                let (status, run) = api
+                    .send(api.post(&token, "/api/v1/projects/shop/runs").json(&body))
+                    .await;
+                assert_eq!(status, 201, "{id}: {run}");
+                let (status, out) = api
+                    .send(
+                        api.post(&token, &format!("/api/v1/runs/{}/junit", run["id"]))
+                            .body(xml),
+                    )
+                    .await;
+                assert_eq!(status, 201, "{out}");
+            }
+        };
+        // t1 fails then passes on a re-run of commit aaaa: flaky. t2 fails on aaaa and is fixed on bbbb: not flaky.
+        report(
+            "aaaa",
+            1,
+            suite(&[
+                ("t1", "fail"),
+                ("t2", "fail"),
+                ("t3", "pass"),
+                ("t4", "pass"),
+                ("t5", "pass"),
+            ]),
+        )
+        .await;
+        report(
+            "aaaa",
+            2,
+            suite(&[
+                ("t1", "pass"),
+                ("t2", "fail"),
+                ("t3", "flaky"),
+                ("t4", "pass"),
+                ("t5", "pass"),
+            ]),
+        )
+        .await;
+        report("bbbb", 1, suite(&all("pass"))).await;
+        // An outage on cccc (5 of 5 fail), then a green re-run: not flakes.
+        report("cccc", 1, suite(&all("fail"))).await;
+        report("cccc", 2, suite(&all("pass"))).await;
+
+        let url = api.app.url("/api/v1/projects/shop/flaky-tests?days=7");
+        let (status, out) = api.send(api.http.get(&url).bearer_auth(&token)).await;
+        assert_eq!(status, 200, "{label}: {out}");
+        let names: Vec<&str> = out["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["t1", "t3"], "{label}: {out}");
+        let t1 = &out["tests"][0];
+        assert_eq!(
+            (
+                t1["flakes"].as_i64(),
+                t1["executions"].as_i64(),
+                t1["commits"].as_i64()
+            ),
+            (Some(1), Some(4), Some(1)),
+            "{label}: {t1}"
+        );
+        assert_eq!(t1["time_lost_s"], 1.5);
+
+        let csv = api
+            .http
+            .get(format!("{url}&format=csv"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+        let text = csv.text().await.unwrap();
+        assert!(text.starts_with("test_id,suite,classname,name,"), "{text}");
+        assert_eq!(text.lines().count(), 3, "{label}: {text}");
+
+        let (status, _) = api.send(api.http.get(&url).bearer_auth(&other)).await;
+        assert_eq!(status, 403, "{label}: another project's token");
+        let (status, _) = api
+            .send(
+                api.http
+                    .get(format!("{url}&format=xml"))
+                    .bearer_auth(&token),
+            )
+            .await;
+        assert_eq!(status, 422, "{label}");
+    }
+}
