@@ -46,11 +46,6 @@ impl CaseStatus {
     pub fn from_code(code: i16) -> Option<CaseStatus> {
         CaseStatus::ALL.into_iter().find(|s| s.code() == code)
     }
-
-    /// Failed or errored: the case did not pass.
-    pub fn is_failure(self) -> bool {
-        matches!(self, CaseStatus::Failed | CaseStatus::Error)
-    }
 }
 
 impl fmt::Display for CaseStatus {
@@ -97,16 +92,6 @@ impl TestTotals {
             self.flaky += 1;
         }
         self.time_s += duration_s.unwrap_or(0.0);
-    }
-
-    pub fn merge(&mut self, other: &TestTotals) {
-        self.tests += other.tests;
-        self.passed += other.passed;
-        self.failed += other.failed;
-        self.errors += other.errors;
-        self.skipped += other.skipped;
-        self.flaky += other.flaky;
-        self.time_s += other.time_s;
     }
 
     /// Passed ÷ (passed + failed + errors): skipped cases neither pass nor fail. `None` when

@@ -81,7 +81,8 @@ pub fn RunsPage() -> impl IntoView {
         <Title text="Runs"/>
         <header class="page-header">
             <h1>"Runs"</h1>
-            <p class="muted">"CI runs as CI systems report them, newest first. The list refreshes itself every " {REFRESH_SECONDS} " seconds."</p>
+            <p class="muted">"CI runs as CI systems report them, newest first. The list refreshes itself every " {REFRESH_SECONDS} " seconds. "
+                <a href="/api/v1/openapi.json">"API reference (OpenAPI)"</a></p>
         </header>
         <Transition fallback=|| view! { <p class="muted">"Loading runs…"</p> }>
             {move || Suspend::new(async move {

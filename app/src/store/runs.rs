@@ -317,11 +317,6 @@ pub async fn update(db: &Db, id: i64, change: &RunUpdate) -> StoreResult<Run> {
     require(db, id).await
 }
 
-/// The SHA-256 of an uploaded file, hex: the key that makes a retried upload a no-op.
-pub fn digest(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 /// A test's identity within its project: its class (or, without one, its suite) and its name.
 pub fn test_key(case: &NewTestCase) -> i64 {
     let owner = if case.classname.is_empty() {
@@ -531,6 +526,10 @@ pub async fn ingest_junit(
     })
 }
 
+/// A coverage report's rates and counts as stored: line rate, branch rate, lines covered,
+/// lines valid, branches covered, branches valid.
+type CoverageRow = (Option<f64>, Option<f64>, i64, i64, i64, i64);
+
 /// How a coverage upload ended: the report's totals, and whether it was stored now.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CoverageStored {
@@ -547,7 +546,7 @@ pub async fn store_coverage(
     report: &CoverageReport,
 ) -> StoreResult<CoverageStored> {
     on_pool!(db, pool => {
-        let previous: Option<(Option<f64>, Option<f64>, i64, i64, i64, i64)> = sqlx::query_as(
+        let previous: Option<CoverageRow> = sqlx::query_as(
             "select line_rate, branch_rate, lines_covered, lines_valid, branches_covered, branches_valid \
              from coverage_report where ci_run_id = $1 and digest = $2",
         )
@@ -602,7 +601,7 @@ pub async fn store_coverage(
             });
             insert.build().execute(&mut *tx).await?;
         }
-        let all: Vec<(Option<f64>, Option<f64>, i64, i64, i64, i64)> = sqlx::query_as(
+        let all: Vec<CoverageRow> = sqlx::query_as(
             "select line_rate, branch_rate, lines_covered, lines_valid, branches_covered, branches_valid \
              from coverage_report where ci_run_id = $1",
         )
@@ -631,7 +630,7 @@ pub async fn store_coverage(
 
 /// A run's coverage from its reports: one report's own rates, or several reports' summed
 /// counts.
-fn combine_coverage(reports: &[(Option<f64>, Option<f64>, i64, i64, i64, i64)]) -> CoverageTotals {
+fn combine_coverage(reports: &[CoverageRow]) -> CoverageTotals {
     if let [(line_rate, branch_rate, lc, lv, bc, bv)] = reports {
         return CoverageTotals {
             line_rate: *line_rate,
@@ -783,6 +782,9 @@ pub async fn report_count(db: &Db, run_id: i64) -> StoreResult<i64> {
     Ok(n)
 }
 
+/// A test's id, suite, class, name and quarantine time.
+type TestNameRow = (i64, String, String, String, Option<i64>);
+
 /// The flaky tests of a project over runs started since `since` (epoch ms), by the rules of
 /// [`crate::logic::flaky`].
 pub async fn flaky_tests(
@@ -820,10 +822,7 @@ pub async fn flaky_tests(
     let mut names = HashMap::new();
     for chunk in candidates.chunks(CASE_BATCH) {
         let ids: Vec<i64> = chunk.iter().map(|c| c.0).collect();
-        let (rows, tests): (
-            Vec<ExecRow>,
-            Vec<(i64, String, String, String, Option<i64>)>,
-        ) = on_pool!(db, pool => {
+        let (rows, tests): (Vec<ExecRow>, Vec<TestNameRow>) = on_pool!(db, pool => {
             let mut q = sqlx::QueryBuilder::new(
                 "select c.test_id, c.ci_run_id, r.commit_sha, coalesce(r.started_at, r.created_at) as at, \
                  c.status, c.retried, c.duration_s, r.tests, r.failed, r.errors \
@@ -847,7 +846,7 @@ pub async fn flaky_tests(
                 list.push_bind(*id);
             }
             q.push(")");
-            let tests: Vec<(i64, String, String, String, Option<i64>)> =
+            let tests: Vec<TestNameRow> =
                 q.build_query_as().fetch_all(pool).await?;
             (rows, tests)
         });

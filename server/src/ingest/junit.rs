@@ -99,7 +99,6 @@ pub struct JunitReader<R: BufRead> {
     root_seen: bool,
     finished: bool,
     totals: TestTotals,
-    suites_seen: u64,
 }
 
 impl<R: BufRead> JunitReader<R> {
@@ -116,18 +115,12 @@ impl<R: BufRead> JunitReader<R> {
             root_seen: false,
             finished: false,
             totals: TestTotals::default(),
-            suites_seen: 0,
         }
     }
 
     /// Totals of the cases read so far (all of them once [`Self::next_case`] returned `None`).
     pub fn totals(&self) -> &TestTotals {
         &self.totals
-    }
-
-    /// `<testsuite>` elements read so far.
-    pub fn suites_seen(&self) -> u64 {
-        self.suites_seen
     }
 
     /// The next test case, `None` at the end of the document.
@@ -228,7 +221,6 @@ impl<R: BufRead> JunitReader<R> {
         }
         match name {
             "testsuite" => {
-                self.suites_seen += 1;
                 if !empty {
                     let suite = attr(start, "name").map_err(|m| err(m, at))?;
                     self.suites.push(suite.unwrap_or_default());

@@ -10,6 +10,10 @@ pub mod tests;
 pub mod webhooks;
 
 use app::state::AppState;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Extension, Router};
 use error::ApiError;
@@ -34,6 +38,25 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
         .route("/api/v1/", any(not_found))
         .route("/api/v1/{*rest}", any(not_found))
         .layer(Extension(UploadLimit(max_upload_bytes)))
+        .layer(axum::middleware::from_fn(json_method_not_allowed))
+}
+
+/// A known path called with the wrong method: axum answers 405 with an empty body; CI
+/// scripts get the same JSON error shape as everywhere else.
+async fn json_method_not_allowed(req: Request, next: Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let response = next.run(req).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let message = format!(
+        "{method} is not allowed on `{path}`; the methods are listed at /api/v1/openapi.json"
+    );
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        axum::Json(serde_json::json!({ "error": message })),
+    )
+        .into_response()
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

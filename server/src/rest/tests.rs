@@ -8,6 +8,7 @@ use app::logic::time::to_rfc3339;
 use app::model::Scope;
 use app::state::AppState;
 use app::store::{now_ms, projects, runs};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
@@ -29,11 +30,13 @@ pub async fn flaky(
     State(state): State<AppState>,
     caller: Caller,
     Path(project): Path<String>,
-    Query(q): Query<FlakyQuery>,
+    query: Result<Query<FlakyQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     caller.require(Scope::Read)?;
     caller.require_project(&project)?;
+    let Query(q) =
+        query.map_err(|e| ApiError::Unprocessable(format!("query string: {}", e.body_text())))?;
     let days = q.days.unwrap_or(DEFAULT_DAYS);
     if !(1..=365).contains(&days) {
         return Err(ApiError::Unprocessable(format!(

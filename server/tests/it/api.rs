@@ -304,6 +304,17 @@ async fn bad_tokens_scopes_and_bodies_get_clear_errors_and_change_nothing() {
             .await;
         assert_eq!(status, 404, "{label}");
         assert!(err["error"].as_str().unwrap().contains("openapi.json"));
+        let (status, err) = api
+            .send(api.http.get(api.app.url(runs)).bearer_auth(&token))
+            .await;
+        assert_eq!(status, 405, "{label}: wrong method");
+        assert!(
+            err["error"]
+                .as_str()
+                .unwrap()
+                .contains("GET is not allowed"),
+            "{err}"
+        );
         let (status, doc) = api
             .send(api.http.get(api.app.url("/api/v1/openapi.json")))
             .await;
@@ -377,11 +388,18 @@ async fn github_webhooks_are_verified_deduplicated_and_applied() {
         .unwrap();
         let (status, out) = api.send(deliver("workflow_job", "d-3", job, None)).await;
         assert_eq!(status, 200, "{label}: {out}");
-        let push = std::fs::read(dir.join("push/payload.json")).unwrap();
+        let push = std::fs::read(dir.join("push/with-new-branch.payload.json")).unwrap();
         let (status, out) = api.send(deliver("push", "d-4", push, None)).await;
         assert_eq!(status, 200, "{label}: {out}");
-        let pr = std::fs::read(dir.join("pull_request/assigned.payload.json"))
-            .unwrap_or_else(|_| b"{}".to_vec());
+        let shop = projects::require(&store, "shop").await.unwrap();
+        let commits = app::store::webhooks::commit_count(&store, shop.id)
+            .await
+            .unwrap();
+        assert!(
+            commits == 1,
+            "{label}: the push's one commit is stored ({out})"
+        );
+        let pr = std::fs::read(dir.join("pull_request/assigned.payload.json")).unwrap();
         let (status, _) = api.send(deliver("pull_request", "d-5", pr, None)).await;
         assert_eq!(
             status, 202,
@@ -529,5 +547,12 @@ async fn flaky_tests_follow_the_rules_in_json_and_csv() {
             )
             .await;
         assert_eq!(status, 422, "{label}");
+        let bad_days = api.http.get(format!("{url}&days=soon")).bearer_auth(&token);
+        let (status, err) = api.send(bad_days).await;
+        assert_eq!(status, 422, "{label}: {err}");
+        assert!(
+            err["error"].as_str().unwrap().contains("query string"),
+            "{err}"
+        );
     }
 }
