@@ -4,6 +4,8 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod charts;
 pub mod components;
 pub mod error;
 pub mod logic;
@@ -96,8 +98,24 @@ fn site_files(options: &LeptosOptions) -> &'static SiteFiles {
             "/{pkg}/{name}{}.wasm",
             hash_of("wasm").unwrap_or(wasm_suffix)
         );
+        // Islands mode: only `#[island]` components hydrate. Each `<leptos-island>` element is
+        // handed to the exported function of its component (islands do not nest here); the body is
+        // marked hydrated once all of them are (tests and CSS can tell).
         let loader = format!(
-            "import(\"{js}\").then(m => m.default({{module_or_path: \"{wasm}\"}}).then(() => m.hydrate()));"
+            r#"const hydrateAll = async (m) => {{
+  const walk = async (node) => {{
+    for (const el of node.children) {{
+      if (el.tagName === "LEPTOS-ISLAND") {{
+        const f = m[el.dataset.component];
+        if (f) {{ const r = f(el); if (r && r.then) await r; }}
+        else console.warn("no WebAssembly function for island", el.dataset.component);
+      }} else await walk(el);
+    }}
+  }};
+  await walk(document.body);
+  document.body.setAttribute("data-hydrated", "true");
+}};
+import("{js}").then(m => m.default({{module_or_path: "{wasm}"}}).then(() => {{ m.hydrate(); return hydrateAll(m); }}));"#
         );
         SiteFiles { css, js, wasm, loader }
     })
@@ -106,12 +124,6 @@ fn site_files(options: &LeptosOptions) -> &'static SiteFiles {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Effects run only in the browser: mark the page as hydrated (tests and CSS can tell).
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
     view! {
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
         <Meta name="description" content="Gatehouse: where teams decide what ships"/>
@@ -123,6 +135,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=OverviewPage/>
                     <Route path=path!("/runs") view=RunsPage/>
                     <Route path=path!("/runs/:id") view=RunPage ssr=SsrMode::Async/>
+                    <Route path=path!("/tests/flaky") view=FlakyPage ssr=SsrMode::Async/>
+                    <Route path=path!("/tests/:id") view=TestPage ssr=SsrMode::Async/>
                     <Route path=path!("/releases") view=|| view! { <NotBuilt area=Area::Releases/> }/>
                     <Route path=path!("/deployments") view=|| view! { <NotBuilt area=Area::Deployments/> }/>
                     <Route path=path!("/approvals") view=|| view! { <NotBuilt area=Area::Approvals/> }/>
@@ -139,10 +153,11 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The browser entry point: hydrates the server-rendered page.
+/// The browser entry point: sets up the reactive runtime; the loader script then hydrates each
+/// island (see `site_files`).
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    leptos::mount::hydrate_islands();
 }

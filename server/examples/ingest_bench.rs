@@ -3,6 +3,7 @@
 //! parse + store into a fresh SQLite database, with the peak resident memory of each phase.
 //!
 //! `cargo run --release -p gatehouse --example ingest_bench -- [cases]` (default 500,000).
+//! With `INGEST_BENCH_REPORT=path` the report is written there and kept.
 
 use app::model::{NewRun, Performance, Provider, RunStatus, Security, Slug};
 use app::store::audit::Actor;
@@ -101,7 +102,10 @@ async fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(500_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let report = dir.path().join("report.xml");
+    // `INGEST_BENCH_REPORT=path` keeps the report there (scripts/junitparser-compare reads it).
+    let report = std::env::var_os("INGEST_BENCH_REPORT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("report.xml"));
     let bytes = write_report(&report, cases).expect("write report");
     println!("report: {cases} cases, {:.1} MB", bytes as f64 / 1e6);
 

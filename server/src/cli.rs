@@ -36,6 +36,9 @@ pub enum Command {
     /// Manage API tokens for CI systems.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Send runs, test reports and coverage to a Gatehouse server (for CI scripts).
+    #[command(subcommand)]
+    Push(crate::push::PushCommand),
     /// Load the deterministic demo data set into the database.
     DemoData {
         /// Multiplies the generated history (benchmarks use large scales).
@@ -113,6 +116,19 @@ pub enum CliError {
     Start(#[from] StartError),
     #[error("{0}")]
     Usage(String),
+    #[error("push {0}")]
+    Push(#[from] crate::push::PushError),
+}
+
+impl CliError {
+    /// The process exit code: `gatehouse push` tells a refusal (1) from giving up after
+    /// retries (75); everything else is 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Push(e) => e.exit_code(),
+            _ => 1,
+        }
+    }
 }
 
 impl From<app::store::StoreError> for CliError {
@@ -144,6 +160,18 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => crate::serve(settings).await?,
+        Command::Push(cmd) => {
+            let pushed = crate::push::run(cmd).await?;
+            for answer in &pushed.answers {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(answer).unwrap_or_default()
+                );
+            }
+            if let Some(line) = pushed.last_line {
+                println!("{line}");
+            }
+        }
         Command::Migrate => {
             crate::connect(&settings).await?;
             println!("migrations applied");

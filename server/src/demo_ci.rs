@@ -233,6 +233,25 @@ pub async fn generate(db: &Db, rng: &mut StdRng, scale: u32) -> Result<usize, St
             }
         }
     }
+    // A team lead has quarantined each project's flakiest test of the last two weeks.
+    let lead = Actor {
+        user_id: None,
+        username: Some("maya.lead".into()),
+        ip: None,
+    };
+    for (p, project_id, ..) in &live {
+        let flaky = app::store::runs::flaky_tests(db, *project_id, now - 14 * day).await?;
+        if let Some(worst) = flaky.first() {
+            let reason = format!(
+                "flakes in {:.0}% of runs on the shared {} runners; tracked in QA-{}",
+                worst.flake_rate * 100.0,
+                p.provider,
+                400 + worst.test_id % 100
+            );
+            app::store::test_history::set_quarantine(db, worst.test_id, Some(&reason), &lead)
+                .await?;
+        }
+    }
     Ok(total)
 }
 

@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod metrics;
 pub mod ops;
+pub mod push;
 pub mod rest;
 pub mod telemetry;
 pub mod web;

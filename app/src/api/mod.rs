@@ -5,6 +5,7 @@ pub mod audit;
 pub mod projects;
 pub mod runs;
 pub mod session;
+pub mod test_history;
 pub mod users;
 
 #[cfg(feature = "ssr")]

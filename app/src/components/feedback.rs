@@ -49,3 +49,32 @@ pub fn ActionResult<T: Clone + Send + Sync + 'static>(
         }
     }
 }
+
+/// Data an island got with its props from the server render, fetched again in the browser
+/// whenever `trigger` changes (e.g. the versions of the island's actions). Islands take their
+/// data as props instead of awaiting resources, so what they hydrate is exactly what the
+/// server rendered.
+pub fn refreshed<T, Fut>(
+    initial: T,
+    trigger: impl Fn() + Send + Sync + 'static,
+    fetch: impl Fn() -> Fut + Send + Sync + 'static,
+) -> ReadSignal<T>
+where
+    T: Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<T, AppError>> + 'static,
+{
+    let data = RwSignal::new(initial);
+    Effect::new(move |ran: Option<()>| {
+        trigger();
+        // Not on hydration: the props are fresh then.
+        if ran.is_some() {
+            let next = fetch();
+            leptos::task::spawn_local(async move {
+                if let Ok(value) = next.await {
+                    data.set(value);
+                }
+            });
+        }
+    });
+    data.read_only()
+}

@@ -39,7 +39,8 @@ pub fn theme_from_cookie_header(header: &str) -> Option<&'static str> {
     })
 }
 
-#[component]
+/// An island: the only part of the frame that runs in the browser.
+#[island]
 pub fn ThemeToggle() -> impl IntoView {
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         #[cfg(feature = "hydrate")]

@@ -387,3 +387,53 @@ pub struct RunDetail {
     pub more_problems: i64,
     pub reports: i64,
 }
+
+/// Why and by whom a test is quarantined: its failures stay visible but are not held against
+/// a release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quarantine {
+    /// Epoch ms.
+    pub at: i64,
+    pub by: Option<String>,
+    pub reason: String,
+}
+
+/// A test of a project: the same suite, class and name across runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestInfo {
+    pub id: i64,
+    pub project: String,
+    pub suite: String,
+    pub classname: String,
+    pub name: String,
+    pub file: Option<String>,
+    pub quarantine: Option<Quarantine>,
+}
+
+/// One execution of a test, as its history lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestExecution {
+    pub run_id: i64,
+    /// When the run started (epoch ms).
+    pub at: i64,
+    pub branch: Option<String>,
+    pub commit_sha: Option<String>,
+    pub status: CaseStatus,
+    /// Passed after failing on a retry within the run.
+    pub retried: bool,
+    pub duration_s: Option<f64>,
+    /// The start of the failure message (failed and errored executions only).
+    pub message: Option<String>,
+}
+
+/// Everything the test page shows: the test, its newest executions and an SVG chart of their
+/// durations (drawn on the server).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestHistory {
+    pub test: TestInfo,
+    /// Newest first.
+    pub executions: Vec<TestExecution>,
+    /// Executions in the database, including those not listed.
+    pub total: i64,
+    pub duration_chart: Option<String>,
+}

@@ -44,7 +44,7 @@ impl Role {
         match self {
             Role::Viewer => "reads every page",
             Role::Reviewer => "also tunes the failure-risk predictor",
-            Role::Approver => "also approves and rejects deployments",
+            Role::Approver => "also approves and rejects deployments and quarantines tests",
             Role::Admin => "also manages users, tokens and settings",
         }
     }

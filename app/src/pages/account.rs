@@ -8,10 +8,17 @@ use leptos_meta::Title;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let change = ServerAction::<ChangeOwnPassword>::new();
     view! {
         <Title text="Your account"/>
         <header class="page-header"><h1>"Your account"</h1></header>
+        <ChangePassword/>
+    }
+}
+
+#[island]
+fn ChangePassword() -> impl IntoView {
+    let change = ServerAction::<ChangeOwnPassword>::new();
+    view! {
         <section class="panel narrow">
             <h2>"Change password"</h2>
             <p class="muted">"Signing in elsewhere ends when you change it; this browser stays signed in."</p>

@@ -9,6 +9,7 @@ mod overview;
 mod projects;
 mod runs;
 mod settings;
+mod tests;
 mod users;
 
 pub use account::AccountPage;
@@ -20,4 +21,5 @@ pub use overview::OverviewPage;
 pub use projects::ProjectsPage;
 pub use runs::{RunPage, RunsPage};
 pub use settings::SettingsPage;
+pub use tests::{FlakyPage, TestPage};
 pub use users::UsersPage;

@@ -4,7 +4,7 @@
 use crate::api::projects::{
     list_projects, list_tokens, CreateProject, CreateToken, RevokeToken, SetWebhookSecret,
 };
-use crate::components::feedback::{ActionResult, ErrorPanel};
+use crate::components::feedback::{refreshed, ActionResult, ErrorPanel};
 use crate::logic::time::format_utc;
 use crate::model::{ApiToken, Project, Scope};
 use leptos::prelude::*;
@@ -12,25 +12,10 @@ use leptos_meta::Title;
 
 #[component]
 pub fn ProjectsPage() -> impl IntoView {
-    let create = ServerAction::<CreateProject>::new();
-    let secret = ServerAction::<SetWebhookSecret>::new();
-    let new_token = ServerAction::<CreateToken>::new();
-    let revoke = ServerAction::<RevokeToken>::new();
-    let projects = Resource::new(
-        move || (create.version().get(), secret.version().get()),
-        |_| list_projects(),
+    let data = Resource::new(
+        || (),
+        |_| async { Ok::<_, crate::AppError>((list_projects().await?, list_tokens().await?)) },
     );
-    let tokens = Resource::new(
-        move || {
-            (
-                new_token.version().get(),
-                revoke.version().get(),
-                create.version().get(),
-            )
-        },
-        |_| list_tokens(),
-    );
-
     view! {
         <Title text="Projects and tokens"/>
         <header class="page-header">
@@ -42,9 +27,44 @@ pub fn ProjectsPage() -> impl IntoView {
         </header>
         <Suspense fallback=|| view! { <p class="muted">"Loading projects…"</p> }>
             {move || Suspend::new(async move {
-                match (projects.await, tokens.await) {
-                    (Err(e), _) | (_, Err(e)) => view! { <ErrorPanel error=e/> }.into_any(),
-                    (Ok(projects), Ok(tokens)) => view! {
+                match data.await {
+                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                    Ok((projects, tokens)) => view! { <ProjectsAdmin projects tokens/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Everything below the header runs in the browser: forms and tables refresh after each action.
+#[island]
+fn ProjectsAdmin(projects: Vec<Project>, tokens: Vec<ApiToken>) -> impl IntoView {
+    let create = ServerAction::<CreateProject>::new();
+    let secret = ServerAction::<SetWebhookSecret>::new();
+    let new_token = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let projects = refreshed(
+        projects,
+        move || {
+            create.version().track();
+            secret.version().track();
+        },
+        list_projects,
+    );
+    let tokens = refreshed(
+        tokens,
+        move || {
+            create.version().track();
+            new_token.version().track();
+            revoke.version().track();
+        },
+        list_tokens,
+    );
+
+    view! {
+            {move || {
+                let (projects, tokens) = (projects.get(), tokens.get());
+                view! {
                         <ActionResult value=secret.value() success="Webhook secret saved."/>
                         <ActionResult value=revoke.value() success="Token revoked."/>
                         <section class="panel table-panel">
@@ -98,10 +118,8 @@ pub fn ProjectsPage() -> impl IntoView {
                                 <button type="submit" class="primary">"Create token"</button>
                             </ActionForm>
                         </section>
-                    }.into_any(),
                 }
-            })}
-        </Suspense>
+            }}
         <section class="panel narrow">
             <h2>"Add a project"</h2>
             <ActionForm action=create attr:class="stack" attr:id="add-project">

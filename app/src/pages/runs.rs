@@ -7,7 +7,7 @@ use crate::components::feedback::ErrorPanel;
 use crate::logic::bands::{self, Band, Level};
 use crate::logic::time::{format_duration_s, format_utc, percent};
 use crate::logic::url::encode_query_value;
-use crate::model::{CaseRow, CaseStatus, Run, RunDetail, RunFilter, RunStatus};
+use crate::model::{CaseRow, CaseStatus, Run, RunDetail, RunFilter, RunPage, RunStatus};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -39,58 +39,117 @@ fn short_sha(sha: &str) -> String {
 #[component]
 pub fn RunsPage() -> impl IntoView {
     let query = use_query_map();
-    let filter = move || {
-        let q = query.read();
-        let text = |k: &str| q.get(k).filter(|s| !s.trim().is_empty());
-        RunFilter {
-            project: text("project"),
-            branch: text("branch"),
-            status: text("status"),
-            days: q.get("days").and_then(|d| d.parse().ok()),
-            text: text("q"),
-            before_id: q.get("before").and_then(|b| b.parse().ok()),
-            limit: Some(50),
-        }
+    let q = query.read_untracked();
+    let text = |k: &str| q.get(k).filter(|s| !s.trim().is_empty());
+    let f = RunFilter {
+        project: text("project"),
+        branch: text("branch"),
+        status: text("status"),
+        days: q.get("days").and_then(|d| d.parse().ok()),
+        text: text("q"),
+        before_id: q.get("before").and_then(|b| b.parse().ok()),
+        limit: Some(50),
     };
-    // Refreshes the first page while it is open, so new runs appear.
-    let tick = RwSignal::new(0u64);
-    Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(
-            move || tick.update(|n| *n += 1),
-            std::time::Duration::from_secs(REFRESH_SECONDS),
-        ) {
-            on_cleanup(move || handle.clear());
-        }
-    });
-    let page = Resource::new(
-        move || {
-            (
-                filter(),
-                if filter().before_id.is_none() {
-                    tick.get()
-                } else {
-                    0
-                },
-            )
-        },
-        |(f, _)| list_runs(f),
-    );
     let projects = Resource::new(|| (), |_| list_projects());
-
+    let page = Resource::new(|| (), {
+        let f = f.clone();
+        move |_| list_runs(f.clone())
+    });
+    let sel_project = f.project.clone().unwrap_or_default();
+    let sel_status = f.status.clone().unwrap_or_default();
+    let sel_days = f.days.unwrap_or(0);
+    let (branch, search) = (
+        f.branch.clone().unwrap_or_default(),
+        f.text.clone().unwrap_or_default(),
+    );
     view! {
         <Title text="Runs"/>
         <header class="page-header">
             <h1>"Runs"</h1>
-            <p class="muted">"CI runs as CI systems report them, newest first. The list refreshes itself every " {REFRESH_SECONDS} " seconds. "
+            <p class="muted">"CI runs as CI systems report them, newest first. The first page refreshes itself every " {REFRESH_SECONDS} " seconds. "
+                <a href="/tests/flaky">"Flaky tests"</a> " · "
                 <a href="/api/v1/openapi.json">"API reference (OpenAPI)"</a></p>
         </header>
-        <Transition fallback=|| view! { <p class="muted">"Loading runs…"</p> }>
-            {move || Suspend::new(async move {
-                let f = filter();
-                let projects = projects.await.unwrap_or_default();
-                match page.await {
-                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                    Ok(page) => {
+        <form method="get" action="/runs" class="filters panel" id="run-filters">
+            <label for="f-project">"Project"</label>
+            <select id="f-project" name="project">
+                <option value="">"all"</option>
+                <Suspense fallback=|| ()>
+                    {move || {
+                        let sel_project = sel_project.clone();
+                        Suspend::new(async move {
+                            projects.await.unwrap_or_default().into_iter().map(|p| {
+                                let selected = p.slug == sel_project;
+                                view! { <option value=p.slug.clone() selected=selected>{p.slug.clone()}</option> }
+                            }).collect_view()
+                        })
+                    }}
+                </Suspense>
+            </select>
+            <label for="f-branch">"Branch"</label>
+            <input id="f-branch" name="branch" value=branch placeholder="any"/>
+            <label for="f-status">"Status"</label>
+            <select id="f-status" name="status">
+                <option value="">"any"</option>
+                {RunStatus::ALL.iter().map(|s| view! {
+                    <option value=s.as_str() selected=s.as_str() == sel_status>{s.as_str()}</option>
+                }).collect_view()}
+            </select>
+            <label for="f-days">"Within"</label>
+            <select id="f-days" name="days">
+                {[(0, "all time"), (1, "1 day"), (7, "7 days"), (14, "14 days"), (30, "30 days"), (90, "90 days")].into_iter().map(|(d, t)| view! {
+                    <option value=d.to_string() selected=d == sel_days>{t}</option>
+                }).collect_view()}
+            </select>
+            <label for="f-q">"Search"</label>
+            <input id="f-q" name="q" type="search" value=search placeholder="workflow, author, commit, run id"/>
+            <button type="submit">"Filter"</button>
+            <a href="/runs">"Clear"</a>
+        </form>
+        <Suspense fallback=|| view! { <p class="muted">"Loading runs…"</p> }>
+            {move || {
+                let filter = f.clone();
+                Suspend::new(async move {
+                    match page.await {
+                        Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                        Ok(page) => view! { <RunsTable filter page/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// The runs table: the only part of the page that runs in the browser, so the first page can
+/// refresh itself while it is open.
+#[island]
+fn RunsTable(filter: RunFilter, page: RunPage) -> impl IntoView {
+    let live = filter.before_id.is_none();
+    let page = RwSignal::new(page);
+    if live {
+        let query = filter.clone();
+        Effect::new(move |_| {
+            let query = query.clone();
+            if let Ok(handle) = set_interval_with_handle(
+                move || {
+                    let query = query.clone();
+                    leptos::task::spawn_local(async move {
+                        // A failed refresh keeps the rows shown; the next one tries again.
+                        if let Ok(fresh) = list_runs(query).await {
+                            page.set(fresh);
+                        }
+                    });
+                },
+                std::time::Duration::from_secs(REFRESH_SECONDS),
+            ) {
+                on_cleanup(move || handle.clear());
+            }
+        });
+    }
+    view! {
+            {move || {
+                let f = filter.clone();
+                let page = page.get();
                         let next = page.next_before_id.map(|id| {
                             let mut q = vec![format!("before={id}")];
                             for (k, v) in [("project", &f.project), ("branch", &f.branch), ("status", &f.status), ("q", &f.text)] {
@@ -99,40 +158,8 @@ pub fn RunsPage() -> impl IntoView {
                             if let Some(d) = f.days { q.push(format!("days={d}")); }
                             format!("/runs?{}", q.join("&"))
                         });
-                        let sel_project = f.project.clone().unwrap_or_default();
-                        let sel_status = f.status.clone().unwrap_or_default();
-                        let sel_days = f.days.unwrap_or(0);
                         let empty = page.runs.is_empty();
                         view! {
-                            <form method="get" action="/runs" class="filters panel" id="run-filters">
-                                <label for="f-project">"Project"</label>
-                                <select id="f-project" name="project">
-                                    <option value="">"all"</option>
-                                    {projects.into_iter().map(|p| {
-                                        let selected = p.slug == sel_project;
-                                        view! { <option value=p.slug.clone() selected=selected>{p.slug.clone()}</option> }
-                                    }).collect_view()}
-                                </select>
-                                <label for="f-branch">"Branch"</label>
-                                <input id="f-branch" name="branch" value=f.branch.clone().unwrap_or_default() placeholder="any"/>
-                                <label for="f-status">"Status"</label>
-                                <select id="f-status" name="status">
-                                    <option value="">"any"</option>
-                                    {RunStatus::ALL.iter().map(|s| view! {
-                                        <option value=s.as_str() selected=s.as_str() == sel_status>{s.as_str()}</option>
-                                    }).collect_view()}
-                                </select>
-                                <label for="f-days">"Within"</label>
-                                <select id="f-days" name="days">
-                                    {[(0, "all time"), (1, "1 day"), (7, "7 days"), (14, "14 days"), (30, "30 days"), (90, "90 days")].into_iter().map(|(d, t)| view! {
-                                        <option value=d.to_string() selected=d == sel_days>{t}</option>
-                                    }).collect_view()}
-                                </select>
-                                <label for="f-q">"Search"</label>
-                                <input id="f-q" name="q" type="search" value=f.text.clone().unwrap_or_default() placeholder="workflow, author, commit, run id"/>
-                                <button type="submit">"Filter"</button>
-                                <a href="/runs">"Clear"</a>
-                            </form>
                             <section class="panel table-panel">
                                 <table class="data" id="runs-table">
                                     <thead><tr>
@@ -152,11 +179,8 @@ pub fn RunsPage() -> impl IntoView {
                                 </table>
                             </section>
                             {next.map(|href| view! { <p><a href=href>"Older runs →"</a></p> })}
-                        }.into_any()
-                    }
-                }
-            })}
-        </Transition>
+                        }
+            }}
     }
 }
 
@@ -398,7 +422,7 @@ fn CaseItem(case: CaseRow) -> impl IntoView {
         <li class="case">
             <p>
                 <span class=class>{label}</span> " "
-                <strong data-test-id=case.test_id.to_string()>{case.name.clone()}</strong>
+                <a href=format!("/tests/{}", case.test_id) title="History of this test"><strong data-test-id=case.test_id.to_string()>{case.name.clone()}</strong></a>
                 " " <span class="muted">{owner}</span>
                 {case.duration_s.map(|d| view! { " " <span class="muted">"(" {format_duration_s(d)} ")"</span> })}
             </p>

@@ -2,7 +2,7 @@
 //! server functions refuse everyone else).
 
 use crate::api::users::{list_users, CreateUser, ResetUserPassword, SetUserDisabled, SetUserRole};
-use crate::components::feedback::{ActionResult, ErrorPanel};
+use crate::components::feedback::{refreshed, ActionResult, ErrorPanel};
 use crate::logic::time::format_utc;
 use crate::model::{Role, User, MIN_PASSWORD_LEN};
 use leptos::prelude::*;
@@ -10,34 +10,47 @@ use leptos_meta::Title;
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    let create = ServerAction::<CreateUser>::new();
-    let set_role = ServerAction::<SetUserRole>::new();
-    let set_disabled = ServerAction::<SetUserDisabled>::new();
-    let reset = ServerAction::<ResetUserPassword>::new();
-    let users = Resource::new(
-        move || {
-            (
-                create.version().get(),
-                set_role.version().get(),
-                set_disabled.version().get(),
-                reset.version().get(),
-            )
-        },
-        |_| list_users(),
-    );
-    let reset_for = RwSignal::new(String::new());
-
+    let users = Resource::new(|| (), |_| list_users());
     view! {
         <Title text="Users"/>
         <header class="page-header">
             <h1>"Users"</h1>
-            <p class="muted">"Roles: viewer reads; reviewer also tunes the predictor; approver also approves deployments; admin also manages users, tokens and settings."</p>
+            <p class="muted">"Roles: viewer reads; reviewer also tunes the predictor; approver also approves deployments and quarantines tests; admin also manages users, tokens and settings."</p>
         </header>
         <Suspense fallback=|| view! { <p class="muted">"Loading users…"</p> }>
             {move || Suspend::new(async move {
                 match users.await {
                     Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                    Ok(list) => view! {
+                    Ok(users) => view! { <UsersAdmin users/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Everything below the header runs in the browser: the table refreshes after each action.
+#[island]
+fn UsersAdmin(users: Vec<User>) -> impl IntoView {
+    let create = ServerAction::<CreateUser>::new();
+    let set_role = ServerAction::<SetUserRole>::new();
+    let set_disabled = ServerAction::<SetUserDisabled>::new();
+    let reset = ServerAction::<ResetUserPassword>::new();
+    let users = refreshed(
+        users,
+        move || {
+            create.version().track();
+            set_role.version().track();
+            set_disabled.version().track();
+            reset.version().track();
+        },
+        list_users,
+    );
+    let reset_for = RwSignal::new(String::new());
+
+    view! {
+            {move || {
+                let list = users.get();
+                view! {
                         <ActionResult value=set_role.value() success="Role changed."/>
                         <ActionResult value=set_disabled.value() success="Account updated."/>
                         {move || reset.value().get().map(|r| match r {
@@ -66,10 +79,8 @@ pub fn UsersPage() -> impl IntoView {
                                 </tbody>
                             </table>
                         </section>
-                    }.into_any(),
                 }
-            })}
-        </Suspense>
+            }}
         <section class="panel narrow">
             <h2>"Add a user"</h2>
             <ActionForm action=create attr:class="stack" attr:id="add-user">

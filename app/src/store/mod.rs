@@ -8,6 +8,7 @@ pub mod audit;
 pub mod projects;
 pub mod runs;
 pub mod sessions;
+pub mod test_history;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;

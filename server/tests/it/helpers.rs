@@ -260,3 +260,27 @@ pub fn manifest(folder: &str) -> Vec<std::collections::HashMap<String, String>> 
         })
         .collect()
 }
+
+/// Creates project `slug` directly in the store and a token for it with `scopes`; returns the
+/// store handle and the token's secret.
+pub async fn project_with_token(
+    db: &TestDb,
+    slug: &str,
+    scopes: &[app::model::Scope],
+) -> (Db, String) {
+    use app::store::audit::Actor;
+    use app::store::projects::{self, NewProject};
+    let store = connect(db).await;
+    projects::create(
+        &store,
+        &NewProject::named(app::model::Slug::parse(slug).unwrap()),
+        &Actor::system(),
+    )
+    .await
+    .unwrap();
+    let token = app::store::tokens::create(&store, slug, "ci", scopes, &Actor::system())
+        .await
+        .unwrap()
+        .secret;
+    (store, token)
+}

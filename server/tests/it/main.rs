@@ -5,5 +5,7 @@ mod api;
 mod fixtures;
 mod helpers;
 mod http;
+mod push;
 mod runs_store;
 mod store;
+mod test_pages;
