@@ -44,6 +44,10 @@ pub enum Command {
         /// Multiplies the generated history (benchmarks use large scales).
         #[arg(long, default_value_t = 1)]
         scale: u32,
+        /// Each run executes a rotating shard of this many tests instead of the whole suite
+        /// (`--scale 900 --cases-per-run 20`: about 1,000,000 runs and 20,000,000 cases).
+        #[arg(long)]
+        cases_per_run: Option<usize>,
     },
 }
 
@@ -176,9 +180,15 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             crate::connect(&settings).await?;
             println!("migrations applied");
         }
-        Command::DemoData { scale } => {
+        Command::DemoData {
+            scale,
+            cases_per_run,
+        } => {
             let db = crate::connect(&settings).await?;
-            println!("{}", crate::demo::generate(&db, scale).await?);
+            println!(
+                "{}",
+                crate::demo::generate(&db, scale, cases_per_run).await?
+            );
         }
         Command::Project(cmd) => {
             let db = crate::connect(&settings).await?;

@@ -20,7 +20,11 @@ const PEOPLE: &[(&str, &str, Role)] = &[
 
 /// Fills an empty console. `scale` multiplies the generated history (1 for a first start,
 /// larger for benchmarks). Returns a summary to print, with the demo users' passwords.
-pub async fn generate(db: &Db, scale: u32) -> Result<String, StoreError> {
+pub async fn generate(
+    db: &Db,
+    scale: u32,
+    cases_per_run: Option<usize>,
+) -> Result<String, StoreError> {
     let scale = scale.max(1);
     let mut rng = StdRng::seed_from_u64(0x6a7e_4005e);
     let system = Actor::system();
@@ -78,7 +82,7 @@ pub async fn generate(db: &Db, scale: u32) -> Result<String, StoreError> {
             users::set_last_login(db, user.id, event.at).await?;
         }
     }
-    let runs = crate::demo_ci::generate(db, &mut rng, scale).await?;
+    let runs = crate::demo_ci::generate(db, &mut rng, scale, cases_per_run).await?;
     lines.push(format!(
         "  ({events} audit events of history, {runs} CI runs over 90 days in 3 projects)"
     ));

@@ -154,7 +154,14 @@ fn sha(rng: &mut StdRng) -> String {
 }
 
 /// Writes the demo CI history; returns the number of runs.
-pub async fn generate(db: &Db, rng: &mut StdRng, scale: u32) -> Result<usize, StoreError> {
+/// With `cases_per_run`, each run executes one rotating shard of that many tests (as sharded CI
+/// jobs do): benchmarks reach a million runs without 70 million cases.
+pub async fn generate(
+    db: &Db,
+    rng: &mut StdRng,
+    scale: u32,
+    cases_per_run: Option<usize>,
+) -> Result<usize, StoreError> {
     let system = Actor::system();
     let now = now_ms();
     let day = 86_400_000i64;
@@ -213,8 +220,12 @@ pub async fn generate(db: &Db, rng: &mut StdRng, scale: u32) -> Result<usize, St
                     outage,
                     main,
                 };
-                let first = demo_run(db, *project_id, p, tests, rng, run).await?;
+                let shard = shard_of(tests, cases_per_run, *number);
+                let first = demo_run(db, *project_id, p, shard, rng, run).await?;
                 total += 1;
+                if total % 20_000 == 0 {
+                    eprintln!("demo data: {total} runs written");
+                }
                 // Failed runs are often retried on the same commit: flaky tests pass then.
                 if first == RunStatus::Failure && !broken && rng.gen_bool(0.7) {
                     let retry = DemoRun {
@@ -227,7 +238,7 @@ pub async fn generate(db: &Db, rng: &mut StdRng, scale: u32) -> Result<usize, St
                         outage: false,
                         main,
                     };
-                    demo_run(db, *project_id, p, tests, rng, retry).await?;
+                    demo_run(db, *project_id, p, shard, rng, retry).await?;
                     total += 1;
                 }
             }
@@ -253,6 +264,18 @@ pub async fn generate(db: &Db, rng: &mut StdRng, scale: u32) -> Result<usize, St
         }
     }
     Ok(total)
+}
+
+/// The tests a run executes: all of them, or the run number's shard of `per_run` tests.
+fn shard_of(tests: &[DemoTest], per_run: Option<usize>, number: u32) -> &[DemoTest] {
+    match per_run {
+        Some(k) if k > 0 && k < tests.len() => {
+            let shards = tests.len().div_ceil(k);
+            let start = (number as usize % shards) * k;
+            &tests[start..(start + k).min(tests.len())]
+        }
+        _ => tests,
+    }
 }
 
 struct DemoRun<'a> {

@@ -197,7 +197,7 @@ pub async fn first_start(settings: &Settings, db: &Db) -> Result<(), StartError>
         }
     }
     if fresh && settings.demo_data {
-        let summary = demo::generate(db, 1).await?;
+        let summary = demo::generate(db, 1, None).await?;
         println!("{summary}");
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! Tests across runs through a real server: the flaky list, a test's page with its chart,
 //! and quarantine (approvers only, audited, kept across requests).
 
-use crate::helpers::{backends, project_with_token, spawn_app, ADMIN_PASSWORD};
+use crate::helpers::{backends, project_with_token, spawn_app, TestApp, ADMIN_PASSWORD};
 use app::model::Scope;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -21,12 +21,36 @@ fn report(first_fails: bool, first_time: f64) -> String {
     )
 }
 
+async fn flaky_of(app: &TestApp, who: &reqwest::Client) -> Value {
+    app.json(
+        who,
+        "/api/tests/flaky",
+        &[("project", "shop"), ("days", "14")],
+    )
+    .await
+}
+
+/// Quarantines the test with `reason`, or releases it with `None`, as `who`.
+async fn quarantine(
+    app: &TestApp,
+    who: &reqwest::Client,
+    test_id: &str,
+    reason: Option<&str>,
+) -> reqwest::Response {
+    let mut form = vec![("test_id", test_id)];
+    match reason {
+        Some(r) => form.extend([("quarantine", "true"), ("reason", r)]),
+        None => form.push(("quarantine", "false")),
+    }
+    app.call(who, "/api/tests/quarantine", &form).await
+}
+
 #[tokio::test]
 async fn flaky_tests_their_history_and_quarantine_by_approvers() {
     for db in backends().await {
         let label = db.label;
         let app = spawn_app(&db).await;
-        let (store, token) = project_with_token(&db, "shop", &[Scope::Ingest]).await;
+        let (_store, token) = project_with_token(&db, "shop", &[Scope::Ingest]).await;
         let http = reqwest::Client::new();
         // Three runs on one commit: the test fails, then passes twice. Flaky.
         let now = app::store::now_ms();
@@ -53,14 +77,7 @@ async fn flaky_tests_their_history_and_quarantine_by_approvers() {
         }
 
         let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
-        let flaky_of = |who: &reqwest::Client| {
-            app.json(
-                who,
-                "/api/tests/flaky",
-                &[("project", "shop"), ("days", "14")],
-            )
-        };
-        let flaky = flaky_of(&admin).await;
+        let flaky = flaky_of(&app, &admin).await;
         let list = flaky
             .as_array()
             .unwrap_or_else(|| panic!("{label}: {flaky}"));
@@ -117,25 +134,22 @@ async fn flaky_tests_their_history_and_quarantine_by_approvers() {
         let viewer = app.signed_in("vera", "viewer-password-1").await;
         let approver = app.signed_in("april", "approver-password-1").await;
         let test_id = id.to_string();
-        // (who, reason or None to release) → the answer.
-        let quarantine = |who: &reqwest::Client, reason: Option<&str>| {
-            let mut form = vec![("test_id", test_id.as_str())];
-            match reason {
-                Some(r) => form.extend([("quarantine", "true"), ("reason", r)]),
-                None => form.push(("quarantine", "false")),
-            }
-            app.call(who, "/api/tests/quarantine", &form)
-        };
-        let res = quarantine(&viewer, Some("not mine to decide")).await;
+        let res = quarantine(&app, &viewer, &test_id, Some("not mine to decide")).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{label}");
         assert!(res.text().await.unwrap().contains("approver"));
-        let res = quarantine(&approver, Some("   ")).await;
+        let res = quarantine(&app, &approver, &test_id, Some("   ")).await;
         assert_eq!(
             res.status(),
             StatusCode::UNPROCESSABLE_ENTITY,
             "{label}: empty reason"
         );
-        let res = quarantine(&approver, Some("times out on shared runners; QA-12")).await;
+        let res = quarantine(
+            &app,
+            &approver,
+            &test_id,
+            Some("times out on shared runners; QA-12"),
+        )
+        .await;
         assert_eq!(res.status(), StatusCode::OK, "{label}");
         let q: Value = res.json().await.unwrap();
         assert_eq!(q["by"], "april", "{label}: {q}");
@@ -147,7 +161,7 @@ async fn flaky_tests_their_history_and_quarantine_by_approvers() {
             history["test"]["quarantine"]["reason"],
             "times out on shared runners; QA-12"
         );
-        let flaky = flaky_of(&viewer).await;
+        let flaky = flaky_of(&app, &viewer).await;
         assert_eq!(flaky[0]["quarantined"], true, "{label}");
         let audit = app.json(&admin, "/api/audit/list", &[]).await;
         let entry = audit["events"]
@@ -158,7 +172,7 @@ async fn flaky_tests_their_history_and_quarantine_by_approvers() {
             .unwrap_or_else(|| panic!("{label}: no audit entry in {audit}"));
         assert_eq!(entry["actor"], "april");
 
-        let res = quarantine(&approver, None).await;
+        let res = quarantine(&app, &approver, &test_id, None).await;
         assert_eq!(res.status(), StatusCode::OK, "{label}");
         let history = app
             .json(&viewer, "/api/tests/history", &[("id", &test_id)])
