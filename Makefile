@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup build run test test-rust test-e2e size bench fmt
+.PHONY: setup build run test test-rust test-e2e size bench bench-scale bench-ingest fmt
 
 setup:
 	@scripts/setup
@@ -25,6 +25,17 @@ test: setup
 ## Loopback benchmarks; figures go to docs/BENCHMARKS.md.
 bench: build
 	@scripts/bench
+
+## Page latency with ~1,000,000 runs and ~20,000,000 test cases (the database is generated once
+## under ~/.cache/gatehouse, which takes most of an hour).
+bench-scale: build
+	@scripts/bench-scale
+
+## A ~100 MB JUnit report through HTTP with `gatehouse push`, and the parser against Python's
+## junitparser on the same report.
+bench-ingest: build
+	@scripts/bench-ingest-http
+	@scripts/junitparser-compare
 
 ## Print the size of the release WebAssembly bundle and check it against the budget.
 size:
