@@ -3,7 +3,8 @@
 //! parse + store into a fresh SQLite database, with the peak resident memory of each phase.
 //!
 //! `cargo run --release -p gatehouse --example ingest_bench -- [cases]` (default 500,000).
-//! With `INGEST_BENCH_REPORT=path` the report is written there and kept.
+//! With `INGEST_BENCH_REPORT=path` the report is written there and kept; with
+//! `INGEST_BENCH_WRITE_ONLY=1` as well, the report is all it does.
 
 use app::model::{NewRun, Performance, Provider, RunStatus, Security, Slug};
 use app::store::audit::Actor;
@@ -108,6 +109,9 @@ async fn main() {
         .unwrap_or_else(|| dir.path().join("report.xml"));
     let bytes = write_report(&report, cases).expect("write report");
     println!("report: {cases} cases, {:.1} MB", bytes as f64 / 1e6);
+    if std::env::var_os("INGEST_BENCH_WRITE_ONLY").is_some() {
+        return;
+    }
 
     let base_rss = current_rss_kb();
     let t = Instant::now();
