@@ -3,7 +3,7 @@
 //! Every write is idempotent: a run by (project, provider, external id, attempt), a report by
 //! the SHA-256 of its bytes within its run. A retried request changes nothing.
 
-use super::{now_ms, Db, StoreError, StoreResult};
+use super::{now_ms, Backend, Db, StoreError, StoreResult};
 use crate::model::{
     CaseStatus, CoverageReport, CoverageTotals, Job, NewRun, NewTestCase, Performance, Run,
     RunStatus, Security, TestTotals,
@@ -654,6 +654,34 @@ fn combine_coverage(reports: &[CoverageRow]) -> CoverageTotals {
     t
 }
 
+/// How the runs list finds a search term.
+enum Search {
+    None,
+    /// The FTS5 trigram table `ci_run_search` (terms of 3+ characters).
+    SqliteIndex(String),
+    /// `LIKE` on [`SEARCH_DOC`], which has a pg_trgm GIN index (terms of 3+ characters).
+    PostgresIndex(String),
+    /// Shorter terms: substring of workflow, branch or author, prefix of the commit, or the
+    /// exact external id, checked row by row.
+    Scan(String),
+}
+
+/// The text the search index holds per run (migration 0004, both backends).
+const SEARCH_DOC: &str = "lower(coalesce(r.workflow, '') || ' ' || coalesce(r.branch, '') || ' ' \
+    || coalesce(r.author, '') || ' ' || coalesce(r.commit_sha, '') || ' ' || r.external_id)";
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A page of runs, newest first, filtered.
 pub async fn list(db: &Db, filter: &crate::model::RunFilter) -> StoreResult<crate::model::RunPage> {
     let limit = filter.limit.unwrap_or(50).clamp(1, 200);
@@ -667,36 +695,79 @@ pub async fn list(db: &Db, filter: &crate::model::RunFilter) -> StoreResult<crat
         .filter(|d| *d > 0)
         .map(|d| now_ms() - d * 86_400_000);
     let text = nonempty(&filter.text).map(|t| t.to_lowercase());
-    let like = text
-        .as_ref()
-        .map(|t| format!("%{}%", t.replace(['%', '_'], "")));
-    let prefix = text
-        .as_ref()
-        .map(|t| format!("{}%", t.replace(['%', '_'], "")));
-    let sql = format!(
-        "select {RUN_COLUMNS} from ci_run r join project p on p.project_id = r.project_id \
-         where r.ci_run_id < $1 \
-         and ($2 is null or p.slug = $2) \
-         and ($3 is null or r.branch = $3) \
-         and ($4 is null or r.status = $4) \
-         and ($5 is null or coalesce(r.started_at, r.created_at) >= $5) \
-         and ($6 is null or lower(r.workflow) like $6 or lower(r.branch) like $6 \
-              or lower(r.author) like $6 or r.commit_sha like $7 or r.external_id = $8) \
-         order by r.ci_run_id desc limit $9"
+    let (project, branch, status) = (
+        nonempty(&filter.project),
+        nonempty(&filter.branch),
+        nonempty(&filter.status),
     );
+    // Terms of three characters or more use the trigram index (migration 0004); shorter ones
+    // (a run number) are matched exactly or as a prefix by scanning.
+    let search = match (&text, db.backend()) {
+        (None, _) => Search::None,
+        (Some(t), Backend::Sqlite) if t.chars().count() >= 3 => Search::SqliteIndex(t.clone()),
+        (Some(t), Backend::Postgres) if t.chars().count() >= 3 => Search::PostgresIndex(t.clone()),
+        (Some(t), _) => Search::Scan(t.clone()),
+    };
+    let id = if matches!(search, Search::SqliteIndex(_)) {
+        "s.rowid"
+    } else {
+        "r.ci_run_id"
+    };
     let rows: Vec<RunRow> = on_pool!(db, pool => {
-        sqlx::query_as(&sql)
-            .bind(filter.before_id.unwrap_or(i64::MAX))
-            .bind(nonempty(&filter.project))
-            .bind(nonempty(&filter.branch))
-            .bind(nonempty(&filter.status))
-            .bind(since)
-            .bind(like)
-            .bind(prefix)
-            .bind(text)
-            .bind(limit + 1)
-            .fetch_all(pool)
-            .await?
+        let mut q = sqlx::QueryBuilder::new(format!("select {RUN_COLUMNS} from "));
+        if matches!(search, Search::SqliteIndex(_)) {
+            q.push("ci_run_search s join ci_run r on r.ci_run_id = s.rowid");
+        } else {
+            q.push("ci_run r");
+        }
+        q.push(" join project p on p.project_id = r.project_id where ")
+            .push(id)
+            .push(" < ")
+            .push_bind(filter.before_id.unwrap_or(i64::MAX));
+        if let Some(v) = &project {
+            q.push(" and p.slug = ").push_bind(v.clone());
+        }
+        if let Some(v) = &branch {
+            q.push(" and r.branch = ").push_bind(v.clone());
+        }
+        if let Some(v) = &status {
+            q.push(" and r.status = ").push_bind(v.clone());
+        }
+        if let Some(v) = since {
+            q.push(" and coalesce(r.started_at, r.created_at) >= ").push_bind(v);
+        }
+        match &search {
+            Search::None => {}
+            Search::SqliteIndex(t) => {
+                // An FTS5 phrase: with the trigram tokenizer, a substring match.
+                q.push(" and ci_run_search match ")
+                    .push_bind(format!("\"{}\"", t.replace('"', "\"\"")));
+            }
+            Search::PostgresIndex(t) => {
+                q.push(format!(" and {SEARCH_DOC} like "))
+                    .push_bind(format!("%{}%", like_escape(t)))
+                    .push(" escape '\\'");
+            }
+            Search::Scan(t) => {
+                let like = format!("%{}%", like_escape(t));
+                q.push(" and (lower(r.workflow) like ")
+                    .push_bind(like.clone())
+                    .push(" escape '\\' or lower(r.branch) like ")
+                    .push_bind(like.clone())
+                    .push(" escape '\\' or lower(r.author) like ")
+                    .push_bind(like)
+                    .push(" escape '\\' or r.commit_sha like ")
+                    .push_bind(format!("{}%", like_escape(t)))
+                    .push(" escape '\\' or r.external_id = ")
+                    .push_bind(t.clone())
+                    .push(")");
+            }
+        }
+        q.push(" order by ")
+            .push(id)
+            .push(" desc limit ")
+            .push_bind(limit + 1);
+        q.build_query_as().fetch_all(pool).await?
     });
     let more = rows.len() as i64 > limit;
     let runs = rows

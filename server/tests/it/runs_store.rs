@@ -273,3 +273,160 @@ async fn concurrent_writers_wait_for_each_other() {
         assert_eq!(page.runs.len(), 6, "{label}: one run per external id");
     }
 }
+
+#[tokio::test]
+async fn the_runs_list_searches_by_substring_and_filters_together() {
+    for backend in backends().await {
+        let db = connect(&backend).await;
+        let label = backend.label;
+        let mut ids = std::collections::HashMap::new();
+        for slug in ["web", "api"] {
+            projects::create(
+                &db,
+                &NewProject::named(Slug::parse(slug).unwrap()),
+                &Actor::system(),
+            )
+            .await
+            .unwrap();
+        }
+        let web = projects::get(&db, "web").await.unwrap().unwrap().id;
+        let api = projects::get(&db, "api").await.unwrap().unwrap().id;
+        // (project, external id, workflow, branch, author, commit, status)
+        let runs = [
+            (
+                web,
+                "7",
+                "ci",
+                "feature/Dark-Mode",
+                "Ana Lima",
+                "aaaa111",
+                RunStatus::Failure,
+            ),
+            (
+                web,
+                "17",
+                "ci",
+                "main",
+                "octocat",
+                "bbbb222",
+                RunStatus::Success,
+            ),
+            (
+                web,
+                "18",
+                "a_b",
+                "main",
+                "octocat",
+                "cccc333",
+                RunStatus::Success,
+            ),
+            (
+                api,
+                "19",
+                "axb",
+                "feature/dark-mode",
+                "octocat",
+                "dddd444",
+                RunStatus::Failure,
+            ),
+            (
+                api,
+                "20",
+                "release 50%",
+                "main",
+                "octocat",
+                "eeee555",
+                RunStatus::Success,
+            ),
+        ];
+        for (project, ext, workflow, branch, author, sha, status) in runs {
+            let mut new = new_run(ext);
+            new.workflow = workflow.into();
+            new.branch = Some(branch.into());
+            new.author = Some(author.into());
+            new.commit_sha = Some(format!("{sha}0000000000000000000000000000000000"));
+            new.status = status;
+            let (run, _) = runs::create_or_get(&db, project, &new).await.unwrap();
+            ids.insert(ext, run.id);
+        }
+        let find = |text: &str, project: Option<&str>, status: Option<&str>| {
+            let filter = app::model::RunFilter {
+                text: Some(text.into()),
+                project: project.map(Into::into),
+                status: status.map(Into::into),
+                ..Default::default()
+            };
+            let db = db.clone();
+            async move {
+                let mut found: Vec<String> = runs::list(&db, &filter)
+                    .await
+                    .unwrap()
+                    .runs
+                    .into_iter()
+                    .map(|r| r.external_id)
+                    .collect();
+                found.sort();
+                found
+            }
+        };
+        assert_eq!(
+            find("DARK-mode", None, None).await,
+            ["19", "7"],
+            "{label}: any case"
+        );
+        assert_eq!(
+            find("dark", Some("api"), None).await,
+            ["19"],
+            "{label}: with a project"
+        );
+        assert_eq!(find("ana lim", None, None).await, ["7"], "{label}: author");
+        assert_eq!(find("cccc3", None, None).await, ["18"], "{label}: commit");
+        assert_eq!(
+            find("7", None, None).await,
+            ["7"],
+            "{label}: short: exact run id"
+        );
+        assert_eq!(
+            find("a_b", None, None).await,
+            ["18"],
+            "{label}: `_` is literal"
+        );
+        assert_eq!(
+            find("50%", None, None).await,
+            ["20"],
+            "{label}: `%` is literal"
+        );
+        assert_eq!(
+            find("main", None, Some("success")).await,
+            ["17", "18", "20"],
+            "{label}"
+        );
+        assert!(find("nowhere", None, None).await.is_empty(), "{label}");
+
+        // Keyset paging through a search.
+        let first = runs::list(
+            &db,
+            &app::model::RunFilter {
+                text: Some("main".into()),
+                limit: Some(2),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(first.runs.len(), 2, "{label}");
+        let next = runs::list(
+            &db,
+            &app::model::RunFilter {
+                text: Some("main".into()),
+                limit: Some(2),
+                before_id: first.next_before_id,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(next.runs.len(), 1, "{label}");
+        assert_eq!(next.runs[0].id, ids["17"], "{label}: oldest last");
+    }
+}
