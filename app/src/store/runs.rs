@@ -661,9 +661,9 @@ enum Search {
     SqliteIndex(String),
     /// `LIKE` on [`SEARCH_DOC`], which has a pg_trgm GIN index (terms of 3+ characters).
     PostgresIndex(String),
-    /// Shorter terms: substring of workflow, branch or author, prefix of the commit, or the
-    /// exact external id, checked row by row.
-    Scan(String),
+    /// Shorter terms (one or two characters) can only mean a run number: the exact external
+    /// id, through its index (migration 0005). A scan for them took 0.5 s at a million runs.
+    RunNumber(String),
 }
 
 /// The text the search index holds per run (migration 0004, both backends).
@@ -701,12 +701,12 @@ pub async fn list(db: &Db, filter: &crate::model::RunFilter) -> StoreResult<crat
         nonempty(&filter.status),
     );
     // Terms of three characters or more use the trigram index (migration 0004); shorter ones
-    // (a run number) are matched exactly or as a prefix by scanning.
+    // are a run number.
     let search = match (&text, db.backend()) {
         (None, _) => Search::None,
         (Some(t), Backend::Sqlite) if t.chars().count() >= 3 => Search::SqliteIndex(t.clone()),
         (Some(t), Backend::Postgres) if t.chars().count() >= 3 => Search::PostgresIndex(t.clone()),
-        (Some(t), _) => Search::Scan(t.clone()),
+        (Some(t), _) => Search::RunNumber(t.clone()),
     };
     let id = if matches!(search, Search::SqliteIndex(_)) {
         "s.rowid"
@@ -717,6 +717,9 @@ pub async fn list(db: &Db, filter: &crate::model::RunFilter) -> StoreResult<crat
         let mut q = sqlx::QueryBuilder::new(format!("select {RUN_COLUMNS} from "));
         if matches!(search, Search::SqliteIndex(_)) {
             q.push("ci_run_search s join ci_run r on r.ci_run_id = s.rowid");
+        } else if matches!(search, Search::RunNumber(_)) && db.backend() == Backend::Sqlite {
+            // Otherwise SQLite prefers the project's index and checks every run of it.
+            q.push("ci_run r indexed by ci_run_external_idx");
         } else {
             q.push("ci_run r");
         }
@@ -748,19 +751,8 @@ pub async fn list(db: &Db, filter: &crate::model::RunFilter) -> StoreResult<crat
                     .push_bind(format!("%{}%", like_escape(t)))
                     .push(" escape '\\'");
             }
-            Search::Scan(t) => {
-                let like = format!("%{}%", like_escape(t));
-                q.push(" and (lower(r.workflow) like ")
-                    .push_bind(like.clone())
-                    .push(" escape '\\' or lower(r.branch) like ")
-                    .push_bind(like.clone())
-                    .push(" escape '\\' or lower(r.author) like ")
-                    .push_bind(like)
-                    .push(" escape '\\' or r.commit_sha like ")
-                    .push_bind(format!("{}%", like_escape(t)))
-                    .push(" escape '\\' or r.external_id = ")
-                    .push_bind(t.clone())
-                    .push(")");
+            Search::RunNumber(t) => {
+                q.push(" and r.external_id = ").push_bind(t.clone());
             }
         }
         q.push(" order by ")
