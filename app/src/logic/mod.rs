@@ -1,7 +1,10 @@
 //! Pure rules with no I/O, unit-tested, usable in the browser and on the server.
 
 pub mod bands;
+pub mod deploy;
 pub mod flaky;
+pub mod gates;
+pub mod release;
 pub mod throttle;
 pub mod time;
 pub mod url;

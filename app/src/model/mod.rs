@@ -1,11 +1,13 @@
 //! Types that cross the wire between the browser and the server: users, roles, audit events.
 
 pub mod audit;
+pub mod deploy;
 pub mod project;
 pub mod run;
 pub mod user;
 
 pub use audit::*;
+pub use deploy::*;
 pub use project::*;
 pub use run::*;
 pub use user::*;
