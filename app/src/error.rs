@@ -66,6 +66,7 @@ impl From<crate::store::StoreError> for AppError {
             StoreError::NotFound(what) => AppError::NotFound(what),
             StoreError::Conflict(what) => AppError::Conflict(what),
             StoreError::Invalid(what) => AppError::Invalid(what),
+            StoreError::Forbidden(what) => AppError::Forbidden(what),
             StoreError::Unavailable(_) | StoreError::Other(_) => {
                 tracing::error!(error = %e, "store error in a server function");
                 AppError::Internal

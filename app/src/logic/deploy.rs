@@ -4,7 +4,10 @@
 //! actions (approve, reject, report progress, cancel) are checked here and refused with a
 //! reason a person can act on.
 
-use crate::model::{CanaryStep, DeployState, Freeze, FreezeKind, Protection, Role};
+use crate::logic::bands::{Band, Level};
+use crate::model::{
+    CanaryStep, DeployState, Freeze, FreezeKind, HealthSample, Protection, Role, Unit,
+};
 use serde::{Deserialize, Serialize};
 
 const MINUTE_MS: i64 = 60_000;
@@ -554,6 +557,125 @@ pub fn check_step(
     }
 }
 
+/// The seeds' monitoring thresholds: `(metric, label, band)` with warning and critical limits
+/// (test pass rate critical < 0.95, warning < 0.98; error rate critical > 0.01, warning > 0.001;
+/// p95 latency critical > 500 ms, warning > 200 ms; availability critical < 0.99, warning < 0.999).
+pub const HEALTH_BANDS: [(&str, &str, Band); 4] = [
+    (
+        "smoke_pass_rate",
+        "Smoke-test pass rate",
+        Band {
+            warn: 0.98,
+            fail: 0.95,
+            higher_is_better: true,
+        },
+    ),
+    (
+        "error_rate",
+        "Error rate",
+        Band {
+            warn: 0.001,
+            fail: 0.01,
+            higher_is_better: false,
+        },
+    ),
+    (
+        "p95_ms",
+        "p95 latency",
+        Band {
+            warn: 200.0,
+            fail: 500.0,
+            higher_is_better: false,
+        },
+    ),
+    (
+        "availability",
+        "Availability",
+        Band {
+            warn: 0.999,
+            fail: 0.99,
+            higher_is_better: true,
+        },
+    ),
+];
+
+/// The value of a health metric named as in [`HEALTH_BANDS`].
+pub fn health_value(s: &HealthSample, metric: &str) -> Option<f64> {
+    match metric {
+        "smoke_pass_rate" => s.smoke_pass_rate,
+        "error_rate" => s.error_rate,
+        "p95_ms" => s.p95_ms,
+        "availability" => s.availability,
+        _ => None,
+    }
+}
+
+/// The worst level a sample reaches, with the figures beyond their warning limits in words.
+pub fn health_level(s: &HealthSample) -> (Level, Vec<String>) {
+    let mut worst = Level::Pass;
+    let mut words = Vec::new();
+    for (metric, label, band) in HEALTH_BANDS {
+        if let Some(v) = health_value(s, metric) {
+            let level = band.level(v);
+            if level != Level::Pass {
+                let unit = if metric == "p95_ms" {
+                    Unit::Millis
+                } else {
+                    Unit::Fraction
+                };
+                words.push(format!(
+                    "{label} {} ({})",
+                    unit.format(v),
+                    match level {
+                        Level::Fail => "critical",
+                        _ => "warning",
+                    }
+                ));
+            }
+            worst = worst.max(level);
+        }
+    }
+    if s.healthy == Some(false) {
+        words.push("health check failed".into());
+    }
+    (worst, words)
+}
+
+/// Error rate above which a sample rolls back on its own.
+pub const ROLLBACK_ERROR_RATE: f64 = 0.05;
+/// Availability below which a sample rolls back on its own.
+pub const ROLLBACK_AVAILABILITY: f64 = 0.95;
+/// Failed health checks in a row that roll back.
+pub const ROLLBACK_FAILED_CHECKS: usize = 3;
+
+/// Whether the latest samples (oldest first) trip an automatic rollback, and why.
+pub fn rollback_trigger(samples: &[HealthSample]) -> Option<String> {
+    let last = samples.last()?;
+    if let Some(e) = last.error_rate.filter(|e| *e > ROLLBACK_ERROR_RATE) {
+        return Some(format!(
+            "error rate {} is above the rollback trigger of {}",
+            Unit::Fraction.format(e),
+            Unit::Fraction.format(ROLLBACK_ERROR_RATE)
+        ));
+    }
+    if let Some(a) = last.availability.filter(|a| *a < ROLLBACK_AVAILABILITY) {
+        return Some(format!(
+            "availability {} is below the rollback trigger of {}",
+            Unit::Fraction.format(a),
+            Unit::Fraction.format(ROLLBACK_AVAILABILITY)
+        ));
+    }
+    let failed = samples
+        .iter()
+        .rev()
+        .take_while(|s| s.healthy == Some(false))
+        .count();
+    (failed >= ROLLBACK_FAILED_CHECKS).then(|| format!("{failed} consecutive failed health checks"))
+}
+
+/// The rollback SLA: service restored within 15 minutes of the decision.
+pub const ROLLBACK_SLA_MS: i64 = 15 * 60_000;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -940,6 +1062,49 @@ mod tests {
         assert!(
             check_step(&steps, Some(3), NOW, 4, NOW + 900_000).is_err(),
             "no step 4"
+        );
+    }
+
+    fn sample(error_rate: f64, availability: f64, healthy: bool) -> HealthSample {
+        HealthSample {
+            at: NOW,
+            error_rate: Some(error_rate),
+            availability: Some(availability),
+            healthy: Some(healthy),
+            ..HealthSample::default()
+        }
+    }
+
+    #[test]
+    fn health_levels_follow_the_seeds_thresholds() {
+        assert_eq!(health_level(&sample(0.0005, 0.9995, true)).0, Level::Pass);
+        let (level, words) = health_level(&sample(0.005, 0.9995, true));
+        assert_eq!(level, Level::Warn);
+        assert_eq!(words, ["Error rate 0.50% (warning)"]);
+        let (level, words) = health_level(&sample(0.0005, 0.98, false));
+        assert_eq!(level, Level::Fail);
+        assert_eq!(
+            words,
+            ["Availability 98.0% (critical)", "health check failed"]
+        );
+    }
+
+    #[test]
+    fn rollback_triggers() {
+        let good = sample(0.001, 0.999, true);
+        assert_eq!(rollback_trigger(&[good]), None);
+        assert_eq!(rollback_trigger(&[]), None);
+        let r = rollback_trigger(&[good, sample(0.062, 0.999, true)]).unwrap();
+        assert_eq!(r, "error rate 6.2% is above the rollback trigger of 5.0%");
+        // Exactly at the trigger does not fire.
+        assert_eq!(rollback_trigger(&[sample(0.05, 0.95, true)]), None);
+        let r = rollback_trigger(&[sample(0.0, 0.90, true)]).unwrap();
+        assert!(r.starts_with("availability 90.0% is below"), "{r}");
+        let bad = sample(0.0, 1.0, false);
+        assert_eq!(rollback_trigger(&[good, bad, bad]), None);
+        assert_eq!(
+            rollback_trigger(&[bad, good, bad, bad, bad]).as_deref(),
+            Some("3 consecutive failed health checks")
         );
     }
 }

@@ -552,6 +552,7 @@ pub struct Release {
     pub project: String,
     pub version: String,
     pub commit_sha: String,
+    pub git_ref: Option<String>,
     pub ci_run_id: Option<i64>,
     pub created_at: i64,
     pub created_by: String,
@@ -576,4 +577,48 @@ pub struct DeploymentSummary {
     pub rollback_of: Option<i64>,
     pub approvers: Vec<String>,
     pub overridden: bool,
+}
+
+/// An earlier release a rollback can return to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollbackTarget {
+    pub release_id: i64,
+    pub version: String,
+    pub deployment_id: i64,
+    pub finished_at: Option<i64>,
+}
+
+/// Everything the approval screen shows about one deployment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentDetail {
+    pub summary: DeploymentSummary,
+    pub environment: Environment,
+    pub release: Release,
+    pub canary_steps: Vec<CanaryStep>,
+    pub canary_step: Option<i64>,
+    pub step_since: Option<i64>,
+    /// Why it is held, in words (`None` when nothing holds it).
+    pub hold: Option<String>,
+    pub evaluation: Option<Evaluation>,
+    pub overrides: Vec<Override>,
+    pub approvals: Vec<Approval>,
+    /// Approvals still needed.
+    pub approvals_needed: i64,
+    /// Who may approve, in words.
+    pub approvers: String,
+    pub transitions: Vec<Transition>,
+    pub health: Vec<HealthSample>,
+    pub monitor_until: Option<i64>,
+    pub waiting_since: Option<i64>,
+    /// What is live in the environment (the last success other than this one).
+    pub live: Option<DeploymentSummary>,
+    /// Release notes of the commits since what is live.
+    pub notes: Vec<crate::logic::release::NotesSection>,
+    pub rollback_targets: Vec<RollbackTarget>,
+    pub rolled_back_by: Option<i64>,
+    /// For a rollback: when someone decided to roll back, and when service was restored.
+    pub rollback_decided_at: Option<i64>,
+    pub failure_reason: Option<String>,
+    /// A freeze window in force now: reason and end.
+    pub frozen: Option<(String, i64)>,
 }

@@ -5,11 +5,14 @@
 //! Times are `i64` epoch milliseconds (UTC) everywhere; fractions are `f64` in `[0, 1]`.
 
 pub mod audit;
+pub mod deployments;
+pub mod environments;
 pub mod projects;
 pub mod runs;
 pub mod sessions;
 pub mod test_history;
 pub mod tokens;
+pub mod tx;
 pub mod users;
 pub mod webhooks;
 
@@ -39,6 +42,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
+    /// The caller may not do this (a rule about people, such as self-approval).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("database error: {0}")]

@@ -1,9 +1,10 @@
 //! Projects and their environments.
 
 use super::audit::{Actor, NewAuditEvent};
+use super::tx::Tx;
 use super::{now_ms, Db, StoreError, StoreResult};
 use crate::model::{Project, Slug, DEFAULT_ENVIRONMENTS};
-use crate::{insert_audit_event, on_pool};
+use crate::{insert_audit_event, on_pool, vals};
 
 /// A project to create.
 #[derive(Debug, Clone)]
@@ -90,39 +91,40 @@ pub async fn create(db: &Db, new: &NewProject, actor: &Actor) -> StoreResult<Pro
         Some(new.slug.as_str()),
         Some(format!("environments {}", envs.join(" → "))),
     );
-    on_pool!(db, pool => {
-        let mut tx = super::begin_write(pool).await?;
-        let (id,): (i64,) = sqlx::query_as(
+    let mut tx = Tx::write(db).await?;
+    let (id,): (i64,) = tx
+        .one(
             "insert into project (slug, name, default_branch, repository_url, created_at, updated_at) \
              values ($1, $2, $3, $4, $5, $5) returning project_id",
+            vals![
+                new.slug.as_str(),
+                new.name.trim(),
+                new.default_branch.trim(),
+                new.repository_url.as_deref(),
+                now
+            ],
         )
-        .bind(new.slug.as_str())
-        .bind(new.name.trim())
-        .bind(new.default_branch.trim())
-        .bind(new.repository_url.as_deref())
-        .bind(now)
-        .fetch_one(&mut *tx)
         .await
-        .map_err(|e| match StoreError::from(e) {
+        .map_err(|e| match e {
             StoreError::Conflict(_) => {
                 StoreError::Conflict(format!("a project `{}` already exists", new.slug))
             }
             other => other,
         })?;
-        for (position, name) in envs.iter().enumerate() {
-            sqlx::query(
-                "insert into environment (project_id, name, position, created_at) values ($1, $2, $3, $4)",
+    for (position, name) in envs.iter().enumerate() {
+        let (env_id,): (i64,) = tx
+            .one(
+                "insert into environment (project_id, name, position, created_at) \
+                 values ($1, $2, $3, $4) returning environment_id",
+                vals![id, name, position as i64, now],
             )
-            .bind(id)
-            .bind(name)
-            .bind(position as i32)
-            .bind(now)
-            .execute(&mut *tx)
             .await?;
-        }
-        insert_audit_event!(&mut *tx, &event)?;
-        tx.commit().await?;
-    });
+        let (protection, gates, checklist) =
+            super::environments::defaults(position, envs.len(), new.default_branch.trim());
+        super::environments::seed(&mut tx, env_id, &protection, &gates, &checklist, now).await?;
+    }
+    tx.audit(&event).await?;
+    tx.commit().await?;
     get(db, new.slug.as_str())
         .await?
         .ok_or_else(|| StoreError::Other("project vanished after insert".into()))

@@ -53,6 +53,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(m) => ApiError::NotFound(m),
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Invalid(m) => ApiError::Unprocessable(m),
+            StoreError::Forbidden(m) => ApiError::Forbidden(m),
             StoreError::Unavailable(m) => {
                 ApiError::Unavailable(format!("database unavailable: {m}"))
             }
