@@ -1330,8 +1330,8 @@ pub async fn report(db: &Db, id: i64, report: &Report, by: &Requester) -> StoreR
                     let why = format!(
                         "rolled back to {} by deployment {id}; restored {} after the decision (SLA {})",
                         row.version,
-                        crate::logic::time::humanize_ms(took),
-                        crate::logic::time::humanize_ms(deploy::ROLLBACK_SLA_MS)
+                        deploy::duration_words(took / 1000),
+                        deploy::duration_words(deploy::ROLLBACK_SLA_MS / 1000)
                     );
                     transition(
                         &mut tx,
