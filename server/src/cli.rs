@@ -39,6 +39,20 @@ pub enum Command {
     /// Send runs, test reports and coverage to a Gatehouse server (for CI scripts).
     #[command(subcommand)]
     Push(crate::push::PushCommand),
+    /// Wait for a deployment's go: exit 0 when it may start, 1 when it will not (rejected,
+    /// cancelled, failed), 3 when still pending after --timeout (for deploy scripts).
+    Wait {
+        #[command(flatten)]
+        target: crate::push::Target,
+        /// The deployment id (from `POST /api/v1/projects/{project}/deployments`).
+        deployment: i64,
+        /// Seconds to wait for the go before giving up.
+        #[arg(long = "wait-timeout", default_value_t = 3600)]
+        wait_timeout: u64,
+        /// Seconds between polls.
+        #[arg(long, default_value_t = 5)]
+        interval: u64,
+    },
     /// Load the deterministic demo data set into the database.
     DemoData {
         /// Multiplies the generated history (benchmarks use large scales).
@@ -175,6 +189,16 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             if let Some(line) = pushed.last_line {
                 println!("{line}");
             }
+        }
+        Command::Wait {
+            target,
+            deployment,
+            wait_timeout,
+            interval,
+        } => {
+            let d = crate::push::wait(&target, deployment, wait_timeout, interval).await?;
+            println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+            println!("go");
         }
         Command::Migrate => {
             crate::connect(&settings).await?;

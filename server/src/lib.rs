@@ -210,6 +210,7 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     let state = build_state(&settings, db.clone()).await;
     tracing::info!(site_root = %state.leptos_options.site_root, backend = ?db.backend(), "starting");
     let _cleanup = jobs::spawn_session_cleanup(SessionStore::new(db.clone()));
+    let _timers = jobs::spawn_deployment_timers(db.clone());
     let app = router(state, &settings);
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await

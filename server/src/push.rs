@@ -108,6 +108,20 @@ pub enum PushError {
     GaveUp { attempts: u32, last: String },
     #[error("{0}")]
     Usage(String),
+    /// `gatehouse wait`: the deployment will not go (rejected, cancelled, failed, rolled back).
+    #[error("no-go: deployment {id} is {state}: {reasons}")]
+    NoGo {
+        id: i64,
+        state: String,
+        reasons: String,
+    },
+    /// `gatehouse wait`: still pending when the time ran out.
+    #[error("timed out: deployment {id} is still {state}: {hold}")]
+    TimedOut {
+        id: i64,
+        state: String,
+        hold: String,
+    },
 }
 
 impl PushError {
@@ -116,6 +130,8 @@ impl PushError {
         match self {
             PushError::Refused { .. } => 1,
             PushError::Usage(_) => 2,
+            PushError::NoGo { .. } => 1,
+            PushError::TimedOut { .. } => 3,
             PushError::GaveUp { .. } => 75,
         }
     }
@@ -312,6 +328,8 @@ fn in_file(e: PushError, path: &Path) -> PushError {
 }
 
 enum Upload {
+    /// No body (a GET).
+    None,
     Json(Value),
     /// Streamed from disk, so a large report never sits in memory; gzip files say so.
     File(PathBuf),
@@ -369,6 +387,7 @@ impl Client {
                 .bearer_auth(&self.token)
                 .header(reqwest::header::ACCEPT, "application/json");
             req = match body()? {
+                Upload::None => req,
                 Upload::Json(v) => req.json(&v),
                 Upload::File(path) => {
                     let file = tokio::fs::File::open(&path)
@@ -425,6 +444,54 @@ impl Client {
             );
             tokio::time::sleep(wait).await;
         }
+    }
+}
+
+/// `gatehouse wait`: polls a deployment until it may go (exit 0), will not go (exit 1, with
+/// the reasons), or `timeout_s` passes (exit 3, with what holds it). Prints what holds it
+/// whenever that changes, so a CI log shows why it waits.
+pub async fn wait(
+    target: &Target,
+    id: i64,
+    timeout_s: u64,
+    interval_s: u64,
+) -> Result<Value, PushError> {
+    let client = Client::new(target)?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout_s);
+    let mut last_hold = String::new();
+    loop {
+        let d = client
+            .send(
+                reqwest::Method::GET,
+                &format!("/api/v1/deployments/{id}"),
+                || Ok(Upload::None),
+            )
+            .await?;
+        let state = d["state"].as_str().unwrap_or_default().to_string();
+        let hold = d["hold"].as_str().unwrap_or_default().to_string();
+        match d["decision"].as_str() {
+            Some("go") => return Ok(d),
+            Some("no_go") => {
+                let reasons = d["transitions"]
+                    .as_array()
+                    .and_then(|t| t.last())
+                    .and_then(|t| t["reason"].as_str())
+                    .unwrap_or(&state)
+                    .to_string();
+                return Err(PushError::NoGo { id, state, reasons });
+            }
+            _ => {}
+        }
+        if hold != last_hold {
+            eprintln!("gatehouse wait: deployment {id} is {state}: {hold}");
+            last_hold = hold.clone();
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Err(PushError::TimedOut { id, state, hold });
+        }
+        let pause = Duration::from_secs(interval_s.max(1)).min(deadline - now);
+        tokio::time::sleep(pause).await;
     }
 }
 

@@ -78,6 +78,7 @@ create table release (
     created_at integer not null,
     constraint release_version_key unique (project_id, version)
 );
+create index release_commit_idx on release (project_id, commit_sha);
 
 create table release_artifact (
     release_artifact_id integer primary key,

@@ -1016,7 +1016,7 @@ mod tests {
         assert_eq!(until - fri_18, (6 + 2 * 24 + 6) * 3_600_000);
         assert_eq!(week_minute_words(minute_of_week(until)), "Mon 06:00");
         // Thursday noon is not frozen.
-        assert!(active_freeze(&[weekend.clone()], fri_18 - 30 * 3_600_000).is_none());
+        assert!(active_freeze(std::slice::from_ref(&weekend), fri_18 - 30 * 3_600_000).is_none());
         let once = Freeze {
             id: 2,
             kind: FreezeKind::Once {

@@ -473,7 +473,8 @@ async fn readiness(
 }
 
 async fn latest_evaluation(tx: &mut Tx, id: i64) -> StoreResult<Option<Evaluation>> {
-    let row: Option<(i64, i64, f64, String, Option<i64>, String, String)> = tx
+    type EvalRow = (i64, i64, f64, String, Option<i64>, String, String);
+    let row: Option<EvalRow> = tx
         .opt(
             "select gate_evaluation_id, at, score, result, ci_run_id, summary, gates from gate_evaluation \
              where deployment_id = $1 order by gate_evaluation_id desc limit 1",
@@ -807,14 +808,18 @@ pub async fn refresh(db: &Db, id: i64, force: bool) -> StoreResult<()> {
     Ok(())
 }
 
-/// Re-evaluates the pending deployments of a commit whose run just finished.
-pub async fn on_run_finished(db: &Db, project_id: i64, commit_sha: &str) -> StoreResult<usize> {
+/// Re-evaluates the pending deployments of a run's commit once the run has finished (or a
+/// report of a finished run arrives). Returns how many were looked at.
+pub async fn on_run_changed(db: &Db, run_id: i64) -> StoreResult<usize> {
     let mut tx = Tx::read(db).await?;
     let ids: Vec<(i64,)> = tx
         .all(
-            "select d.deployment_id from deployment d join release r on r.release_id = d.release_id \
-             where d.project_id = $1 and r.commit_sha = $2 and d.state in ('requested', 'evaluating')",
-            vals![project_id, commit_sha.to_ascii_lowercase()],
+            "select d.deployment_id from ci_run c \
+             join release r on r.project_id = c.project_id and r.commit_sha = c.commit_sha \
+             join deployment d on d.release_id = r.release_id \
+             where c.ci_run_id = $1 and c.status in ('success', 'failure', 'error') \
+             and d.state in ('requested', 'evaluating')",
+            vals![run_id],
         )
         .await?;
     tx.commit().await?;
@@ -1507,7 +1512,8 @@ pub async fn add_health(
                     now,
                 )
                 .await
-                .ok();
+                .ok()
+                .map(|(id, _)| id);
             }
         }
     }
@@ -1516,7 +1522,15 @@ pub async fn add_health(
 }
 
 async fn health(tx: &mut Tx, id: i64, last: i64) -> StoreResult<Vec<HealthSample>> {
-    let rows: Vec<(i64, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<bool>)> = tx
+    type SampleRow = (
+        i64,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        Option<bool>,
+    );
+    let rows: Vec<SampleRow> = tx
         .all(
             "select at, error_rate, p95_ms, availability, smoke_pass_rate, healthy from \
              (select * from health_sample where deployment_id = $1 order by at desc, health_sample_id desc limit $2) s \
@@ -1572,7 +1586,7 @@ async fn rollback_locked(
     by: &Requester,
     reason: &str,
     now: i64,
-) -> StoreResult<i64> {
+) -> StoreResult<(i64, bool)> {
     let open: Option<(i64,)> = tx
         .opt(
             "select deployment_id from deployment where rollback_of = $1 \
@@ -1581,7 +1595,7 @@ async fn rollback_locked(
         )
         .await?;
     if let Some((id,)) = open {
-        return Ok(id);
+        return Ok((id, false));
     }
     if !matches!(
         row.state(),
@@ -1660,7 +1674,7 @@ async fn rollback_locked(
         now,
     )
     .await?;
-    Ok(id)
+    Ok((id, true))
 }
 
 /// Rolls a deployment back to an earlier release (the previous one by default). A rollback
@@ -1671,7 +1685,7 @@ pub async fn rollback(
     to_release: Option<i64>,
     by: &Requester,
     reason: &str,
-) -> StoreResult<i64> {
+) -> StoreResult<(i64, bool)> {
     let now = now_ms();
     let mut tx = Tx::write(db).await?;
     let row = lock(&mut tx, id).await?;
@@ -1679,9 +1693,9 @@ pub async fn rollback(
         "" => "rollback requested",
         r => r,
     };
-    let new_id = rollback_locked(&mut tx, row, to_release, by, reason, now).await?;
+    let made = rollback_locked(&mut tx, row, to_release, by, reason, now).await?;
     tx.commit().await?;
-    Ok(new_id)
+    Ok(made)
 }
 
 /// The commit of what is live in the row's environment (the latest success before it).

@@ -196,7 +196,10 @@ pub async fn create_or_get(db: &Db, project_id: i64, new: &NewRun) -> StoreResul
         row.map(|r| r.0)
     });
     match inserted {
-        Some(id) => Ok((require(db, id).await?, true)),
+        Some(id) => {
+            gates_hook(db, id).await;
+            Ok((require(db, id).await?, true))
+        }
         None => {
             let sql = "select ci_run_id from ci_run where project_id = $1 and provider = $2 \
                        and external_id = $3 and attempt = $4";
@@ -211,6 +214,14 @@ pub async fn create_or_get(db: &Db, project_id: i64, new: &NewRun) -> StoreResul
             });
             Ok((require(db, id).await?, false))
         }
+    }
+}
+
+/// A finished run may decide the gates of deployments waiting on its commit. The run is
+/// stored whatever happens here; a failure is logged and the next refresh retries.
+async fn gates_hook(db: &Db, run_id: i64) {
+    if let Err(e) = super::deployments::on_run_changed(db, run_id).await {
+        tracing::warn!(run_id, error = %e, "could not re-evaluate the deployments of a run");
     }
 }
 
@@ -314,6 +325,7 @@ pub async fn update(db: &Db, id: i64, change: &RunUpdate) -> StoreResult<Run> {
         }
         tx.commit().await?;
     });
+    gates_hook(db, id).await;
     require(db, id).await
 }
 
@@ -407,7 +419,7 @@ pub async fn ingest_junit(
     let project_id = project_of(db, run_id)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("no run {run_id}")))?;
-    on_pool!(db, pool => {
+    let totals = on_pool!(db, pool => {
         let previous: Option<TotalsRow> = sqlx::query_as(REPORT_TOTALS)
             .bind(run_id)
             .bind(digest)
@@ -522,8 +534,10 @@ pub async fn ingest_junit(
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Ingested::Stored(totals))
-    })
+        Ok::<_, StoreError>(totals)
+    })?;
+    gates_hook(db, run_id).await;
+    Ok(Ingested::Stored(totals))
 }
 
 /// A coverage report's rates and counts as stored: line rate, branch rate, lines covered,
@@ -545,7 +559,7 @@ pub async fn store_coverage(
     digest: &str,
     report: &CoverageReport,
 ) -> StoreResult<CoverageStored> {
-    on_pool!(db, pool => {
+    let t = on_pool!(db, pool => {
         let previous: Option<CoverageRow> = sqlx::query_as(
             "select line_rate, branch_rate, lines_covered, lines_valid, branches_covered, branches_valid \
              from coverage_report where ci_run_id = $1 and digest = $2",
@@ -624,7 +638,12 @@ pub async fn store_coverage(
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(CoverageStored { totals: t, repeated: false })
+        Ok::<_, StoreError>(t)
+    })?;
+    gates_hook(db, run_id).await;
+    Ok(CoverageStored {
+        totals: t,
+        repeated: false,
     })
 }
 

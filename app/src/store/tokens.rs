@@ -29,6 +29,8 @@ pub struct Grant {
     pub token_id: i64,
     pub project_id: i64,
     pub project: String,
+    /// The token's name, recorded as `token:<name>` where a token acts.
+    pub name: String,
     pub scopes: Vec<Scope>,
 }
 
@@ -183,9 +185,9 @@ pub async fn authenticate(db: &Db, secret: &str) -> StoreResult<Option<Grant>> {
         return Ok(None);
     }
     let hash = hash_secret(secret);
-    let row: Option<(i64, i64, String, String, Option<i64>)> = on_pool!(db, pool => {
+    let row: Option<(i64, i64, String, String, String, Option<i64>)> = on_pool!(db, pool => {
         sqlx::query_as(
-            "select t.api_token_id, t.project_id, p.slug, t.scopes, t.last_used_at from api_token t \
+            "select t.api_token_id, t.project_id, p.slug, t.name, t.scopes, t.last_used_at from api_token t \
              join project p on p.project_id = t.project_id \
              where t.token_hash = $1 and t.revoked_at is null",
         )
@@ -193,7 +195,7 @@ pub async fn authenticate(db: &Db, secret: &str) -> StoreResult<Option<Grant>> {
         .fetch_optional(pool)
         .await?
     });
-    let Some((token_id, project_id, project, scopes, last_used)) = row else {
+    let Some((token_id, project_id, project, name, scopes, last_used)) = row else {
         return Ok(None);
     };
     let now = now_ms();
@@ -210,6 +212,7 @@ pub async fn authenticate(db: &Db, secret: &str) -> StoreResult<Option<Grant>> {
         token_id,
         project_id,
         project,
+        name,
         scopes: Scope::parse_list(&scopes).unwrap_or_default(),
     }))
 }

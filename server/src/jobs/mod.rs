@@ -24,3 +24,18 @@ pub fn spawn_session_cleanup(store: SessionStore) -> JobHandle {
         }
     }))
 }
+
+/// Starts deployments whose wait timer has elapsed or whose freeze has ended, every two
+/// seconds. Each deployment is settled under its row lock, so replicas may overlap.
+pub fn spawn_deployment_timers(db: app::store::Db) -> JobHandle {
+    JobHandle(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = app::store::deployments::settle_waiting(&db).await {
+                tracing::warn!(error = %e, "could not settle waiting deployments");
+            }
+        }
+    }))
+}

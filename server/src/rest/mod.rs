@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod deployments;
 pub mod error;
 pub mod openapi;
 pub mod runs;
@@ -34,6 +35,17 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
             post(webhooks::github),
         )
         .route("/api/v1/projects/{project}/flaky-tests", get(tests::flaky))
+        .route(
+            "/api/v1/projects/{project}/deployments",
+            post(deployments::create).get(deployments::list),
+        )
+        .route("/api/v1/deployments/{id}", get(deployments::show))
+        .route("/api/v1/deployments/{id}/events", post(deployments::event))
+        .route("/api/v1/deployments/{id}/health", post(deployments::health))
+        .route(
+            "/api/v1/deployments/{id}/rollback",
+            post(deployments::rollback),
+        )
         .route("/api/v1", any(not_found))
         .route("/api/v1/", any(not_found))
         .route("/api/v1/{*rest}", any(not_found))

@@ -187,6 +187,62 @@ pub fn spec() -> Value {
                 ],
                 "responses": merge(json!({"200": {"description": "tests with executions, flakes, flake_rate (fraction), first/last flaked, commits, time_lost_s, quarantined"}}), errors())
             }},
+            "/api/v1/projects/{project}/deployments": {
+                "post": {
+                    "summary": "Request a deployment (scope deploy): the release (version, commit) is created on first sight; gates are evaluated at once. Idempotent: the same request_key, or the same release still pending or running in that environment, answers 200 with the existing deployment.",
+                    "parameters": [{"name": "project", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["environment", "version", "commit_sha"], "additionalProperties": false,
+                        "properties": {
+                            "environment": {"type": "string"},
+                            "version": {"type": "string", "description": "semantic version; a leading v is dropped"},
+                            "commit_sha": {"type": "string", "description": "also accepted as `commit`"},
+                            "git_ref": {"type": "string", "description": "branch or tag, checked against the environment's patterns; also accepted as `ref`"},
+                            "strategy": {"type": "string", "enum": ["rolling", "blue_green", "canary"], "default": "rolling"},
+                            "canary_steps": {"type": "array", "items": {"type": "object", "required": ["traffic"], "properties": {"traffic": {"type": "number", "exclusiveMinimum": 0, "maximum": 1}, "pause_s": {"type": "integer", "minimum": 0}}}, "description": "default 0.1, 0.25, 0.5, 1.0 with 300 s pauses"},
+                            "request_key": {"type": "string"},
+                            "ci_run_id": {"type": "integer"},
+                            "commits": {"type": "array", "items": {"type": "object", "required": ["sha", "message"], "properties": {"sha": {"type": "string"}, "message": {"type": "string"}, "author": {"type": "string"}, "committed_at": time.clone()}}},
+                            "artifacts": {"type": "array", "items": {"type": "object", "required": ["kind", "name", "url"], "properties": {"kind": {"type": "string"}, "name": {"type": "string"}, "url": {"type": "string"}}}}
+                        }}}}},
+                    "responses": merge(json!({
+                        "201": {"description": "the deployment: id, state, decision (go, no_go, pending), hold, gates, approvals"},
+                        "200": {"description": "the deployment this request made before"},
+                        "409": error_response("the version names another commit")
+                    }), errors())
+                },
+                "get": {
+                    "summary": "Deployments of the project, newest first (scope read or deploy).",
+                    "parameters": [
+                        {"name": "project", "in": "path", "required": true, "schema": {"type": "string"}},
+                        {"name": "environment", "in": "query", "schema": {"type": "string"}},
+                        {"name": "state", "in": "query", "schema": {"type": "string"}},
+                        {"name": "before_id", "in": "query", "schema": {"type": "integer"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500}}
+                    ],
+                    "responses": merge(json!({"200": {"description": "deployments and next_before_id"}}), errors())
+                }
+            },
+            "/api/v1/deployments/{id}": {"get": {
+                "summary": "A deployment (scope read or deploy): state; decision go / no_go / pending; what holds it (gates, approvals, wait timer, freeze) in words; the gate evaluation with every measured value, band and score; approvals given and still needed; checklist; transitions. Reading moves a pending deployment on (an elapsed timer), so polling it is how `gatehouse wait` works.",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": merge(json!({"200": {"description": "the deployment"}}), errors())
+            }},
+            "/api/v1/deployments/{id}/events": {"post": {
+                "summary": "Report progress (scope deploy): {kind: progress, step} for a canary step reached (each step after the previous one's pause), {kind: progress, traffic} for other strategies (a fraction), {kind: succeeded}, {kind: failed, reason}, {kind: cancelled, reason}. Repeats change nothing; a deployment that may not start yet answers 409 with what holds it.",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": merge(json!({"200": {"description": "the deployment"}, "409": error_response("not started yet (the reason), a canary step too early, or the wrong state")}), errors())
+            }},
+            "/api/v1/deployments/{id}/health": {"post": {
+                "summary": "Health samples of a running or watched deployment (scope deploy): {samples: [{at, key, error_rate, p95_ms, availability, smoke_pass_rate, healthy}]} with fractions in [0, 1]. A sample with a key already stored is skipped. Error rate above 0.05, availability below 0.95 or three failed health checks in a row roll back automatically (rollback_id).",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": merge(json!({"200": {"description": "stored, rollback_id, state"}}), errors())
+            }},
+            "/api/v1/deployments/{id}/rollback": {"post": {
+                "summary": "Roll back (scope deploy) to the previous successful release or {to_version} (one of the last three), with a reason. The rollback skips gates, approvals and freezes; its time from decision to restored is measured against the 15-minute SLA. A rollback under way answers 200.",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": merge(json!({"201": {"description": "the rollback deployment"}, "200": {"description": "the rollback already under way"}}), errors())
+            }},
             "/api/v1/openapi.json": {"get": {"summary": "This document.", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}}
         }
     })

@@ -21,13 +21,13 @@ use serde_json::{json, Value};
 /// A time as RFC 3339 text or epoch milliseconds.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-enum Time {
+pub(crate) enum Time {
     Millis(i64),
     Text(String),
 }
 
 impl Time {
-    fn ms(&self, field: &str) -> ApiResult<i64> {
+    pub(crate) fn ms(&self, field: &str) -> ApiResult<i64> {
         match self {
             Time::Millis(ms) => Ok(*ms),
             Time::Text(t) => {

@@ -114,10 +114,8 @@ async fn finished_run(db: &Db, project_id: i64, id: &str, commit: &str, error_ra
     run.status = RunStatus::Success;
     run.finished_at = Some(app::store::now_ms());
     run.performance.error_rate = Some(error_rate);
+    // Storing the run re-evaluates the deployments waiting on its commit.
     runs::create_or_get(db, project_id, &run).await.unwrap();
-    deployments::on_run_finished(db, project_id, commit)
-        .await
-        .unwrap();
 }
 
 fn message(e: StoreError) -> String {
