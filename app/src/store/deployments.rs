@@ -353,6 +353,19 @@ async fn evaluate(tx: &mut Tx, row: &Row, env: &Environment, now: i64) -> StoreR
             outcome.summary
         ),
     };
+    // Polling a held deployment re-evaluates it; an unchanged outcome (same run, result,
+    // summary and levels) keeps the stored evaluation instead of adding a row per poll.
+    let run_id = run.as_ref().map(|r| r.ci_run_id);
+    if let Some(last) = latest_evaluation(tx, row.deployment_id).await? {
+        let levels = |g: &[GateResult]| g.iter().map(|r| (r.gate_id, r.level)).collect::<Vec<_>>();
+        if last.ci_run_id == run_id
+            && last.result == outcome.result
+            && last.summary == summary
+            && levels(&last.gates) == levels(&outcome.gates)
+        {
+            return Ok(last);
+        }
+    }
     let gates_json = serde_json::to_string(&outcome.gates)
         .map_err(|e| StoreError::Other(format!("gate results: {e}")))?;
     let (id,): (i64,) = tx
@@ -509,13 +522,12 @@ async fn approvals_count(tx: &mut Tx, id: i64) -> StoreResult<i64> {
 }
 
 /// Moves a locked pending deployment as far as the facts allow; re-evaluates the gates when
-/// a newer run exists (or `force`). Returns what holds it.
+/// Re-evaluates the gates while it is held by them. Returns what holds it.
 async fn settle_locked(
     tx: &mut Tx,
     row: &mut Row,
     actor: &str,
     now: i64,
-    force: bool,
 ) -> StoreResult<Option<Hold>> {
     let state = row.state();
     if !state.is_pending() {
@@ -524,13 +536,7 @@ async fn settle_locked(
     let env = environments::load(tx, row.environment_id).await?;
     let mut gates_ok = Ok(());
     if state.rank() <= DeployState::Evaluating.rank() {
-        let last = latest_evaluation(tx, row.deployment_id).await?;
-        let run = gate_run(tx, row).await?.map(|r| r.ci_run_id);
-        let eval = match last {
-            Some(e) if !force && e.ci_run_id == run && e.result != Level::Fail => e,
-            Some(e) if !force && e.ci_run_id == run && now - e.at < 60_000 => e,
-            _ => evaluate(tx, row, &env, now).await?,
-        };
+        let eval = evaluate(tx, row, &env, now).await?;
         let overridden: (i64,) = tx
             .one(
                 "select count(*) from gate_override where gate_evaluation_id = $1",
@@ -791,18 +797,18 @@ pub async fn request(
     ))
     .await?;
     let mut row = lock(&mut tx, id).await?;
-    settle_locked(&mut tx, &mut row, "gatehouse", now, true).await?;
+    settle_locked(&mut tx, &mut row, "gatehouse", now).await?;
     tx.commit().await?;
     Ok((id, true))
 }
 
 /// Moves a pending deployment on if its facts changed (a new run, an elapsed timer, a freeze
-/// ending). `force` re-evaluates the gates.
-pub async fn refresh(db: &Db, id: i64, force: bool) -> StoreResult<()> {
+/// ending).
+pub async fn refresh(db: &Db, id: i64) -> StoreResult<()> {
     let mut tx = Tx::write(db).await?;
     let mut row = lock(&mut tx, id).await?;
     if row.state().is_pending() {
-        settle_locked(&mut tx, &mut row, "gatehouse", now_ms(), force).await?;
+        settle_locked(&mut tx, &mut row, "gatehouse", now_ms()).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -824,7 +830,7 @@ pub async fn on_run_changed(db: &Db, run_id: i64) -> StoreResult<usize> {
         .await?;
     tx.commit().await?;
     for (id,) in &ids {
-        refresh(db, *id, true).await?;
+        refresh(db, *id).await?;
     }
     Ok(ids.len())
 }
@@ -844,7 +850,7 @@ pub async fn settle_waiting(db: &Db) -> StoreResult<usize> {
         let mut tx = Tx::write(db).await?;
         let mut row = lock(&mut tx, id).await?;
         if row.state() == DeployState::Waiting {
-            settle_locked(&mut tx, &mut row, "gatehouse", now_ms(), false).await?;
+            settle_locked(&mut tx, &mut row, "gatehouse", now_ms()).await?;
             if row.state() != DeployState::Waiting {
                 moved += 1;
             }
@@ -981,7 +987,7 @@ pub async fn decide(
             now,
         )
         .await?;
-        settle_locked(&mut tx, &mut row, &who.username, now, false).await?;
+        settle_locked(&mut tx, &mut row, &who.username, now).await?;
     } else {
         let c = comment.unwrap_or_default();
         tx.audit(&NewAuditEvent::new(
@@ -1069,7 +1075,7 @@ pub async fn override_gates(db: &Db, id: i64, who: &Person, reason: &str) -> Sto
         now,
     )
     .await?;
-    settle_locked(&mut tx, &mut row, &who.username, now, false).await?;
+    settle_locked(&mut tx, &mut row, &who.username, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -1126,7 +1132,7 @@ pub async fn tick(db: &Db, id: i64, item_id: i64, ticked: bool, who: &Person) ->
         Some(title),
     ))
     .await?;
-    settle_locked(&mut tx, &mut row, &who.username, now, false).await?;
+    settle_locked(&mut tx, &mut row, &who.username, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -1179,7 +1185,7 @@ pub async fn report(db: &Db, id: i64, report: &Report, by: &Requester) -> StoreR
     let mut tx = Tx::write(db).await?;
     let mut row = lock(&mut tx, id).await?;
     if row.state().is_pending() {
-        let hold = settle_locked(&mut tx, &mut row, "gatehouse", now, false).await?;
+        let hold = settle_locked(&mut tx, &mut row, "gatehouse", now).await?;
         if let Some(hold) = hold {
             tx.commit().await?;
             return Err(refused(Refusal::Held(hold)));

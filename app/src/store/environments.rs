@@ -355,6 +355,27 @@ pub async fn get(db: &Db, environment_id: i64) -> StoreResult<Environment> {
     Ok(env)
 }
 
+/// Ends a rule change: audits it in its transaction, commits, and returns the environment.
+async fn finish(
+    mut tx: Tx,
+    environment_id: i64,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    detail: String,
+) -> StoreResult<Environment> {
+    tx.audit(&NewAuditEvent::new(
+        actor,
+        action,
+        Some(target),
+        Some(detail),
+    ))
+    .await?;
+    let env = load(&mut tx, environment_id).await?;
+    tx.commit().await?;
+    Ok(env)
+}
+
 /// Checks protection rules an admin submits.
 pub fn validate_protection(p: &Protection) -> Result<(), String> {
     if !(0..=20).contains(&p.required_approvals) {
@@ -412,16 +433,15 @@ pub async fn update_protection(
     } else {
         changes.join("; ")
     };
-    tx.audit(&NewAuditEvent::new(
+    finish(
+        tx,
+        environment_id,
         actor,
         "environment.rules_changed",
-        Some(&target),
-        Some(detail),
-    ))
-    .await?;
-    let env = load(&mut tx, environment_id).await?;
-    tx.commit().await?;
-    Ok(env)
+        &target,
+        detail,
+    )
+    .await
 }
 
 fn protection_changes(a: &Protection, b: &Protection) -> Vec<String> {
@@ -563,16 +583,15 @@ pub async fn set_gates(
     } else {
         words.join("; ")
     };
-    tx.audit(&NewAuditEvent::new(
+    finish(
+        tx,
+        environment_id,
         actor,
         "environment.gates_changed",
-        Some(&target),
-        Some(detail),
-    ))
-    .await?;
-    let env = load(&mut tx, environment_id).await?;
-    tx.commit().await?;
-    Ok(env)
+        &target,
+        detail,
+    )
+    .await
 }
 
 /// Adds a freeze window; audited.
@@ -634,16 +653,16 @@ pub async fn add_freeze(
         vals![environment_id, k, a, b, reason, actor.username.clone(), now_ms()],
     )
     .await?;
-    tx.audit(&NewAuditEvent::new(
+    let target = format!("{}/{}", env.project, env.name);
+    finish(
+        tx,
+        environment_id,
         actor,
         "environment.freeze_added",
-        Some(&format!("{}/{}", env.project, env.name)),
-        Some(format!("{words}: {reason}")),
-    ))
-    .await?;
-    let env = load(&mut tx, environment_id).await?;
-    tx.commit().await?;
-    Ok(env)
+        &target,
+        format!("{words}: {reason}"),
+    )
+    .await
 }
 
 /// Removes a freeze window; audited.
@@ -663,16 +682,16 @@ pub async fn remove_freeze(db: &Db, freeze_id: i64, actor: &Actor) -> StoreResul
         vals![freeze_id],
     )
     .await?;
-    tx.audit(&NewAuditEvent::new(
+    let target = format!("{}/{}", env.project, env.name);
+    finish(
+        tx,
+        environment_id,
         actor,
         "environment.freeze_removed",
-        Some(&format!("{}/{}", env.project, env.name)),
-        Some(reason),
-    ))
-    .await?;
-    let env = load(&mut tx, environment_id).await?;
-    tx.commit().await?;
-    Ok(env)
+        &target,
+        reason,
+    )
+    .await
 }
 
 /// Replaces the checklist titles: kept titles keep their ticks, removed ones are archived.
@@ -722,18 +741,18 @@ pub async fn set_checklist(
             }
         }
     }
-    tx.audit(&NewAuditEvent::new(
+    let target = format!("{}/{}", env.project, env.name);
+    finish(
+        tx,
+        environment_id,
         actor,
         "environment.checklist_changed",
-        Some(&format!("{}/{}", env.project, env.name)),
-        Some(if titles.is_empty() {
+        &target,
+        if titles.is_empty() {
             "no checklist".into()
         } else {
             titles.join("; ")
-        }),
-    ))
-    .await?;
-    let env = load(&mut tx, environment_id).await?;
-    tx.commit().await?;
-    Ok(env)
+        },
+    )
+    .await
 }

@@ -5,7 +5,7 @@
 use super::auth::Caller;
 use super::body;
 use super::error::{ApiError, ApiResult};
-use super::runs::Time;
+use super::runs::{time_json, Time};
 use app::logic::time::to_rfc3339;
 use app::model::{CanaryStep, DeployState, DeploymentDetail, HealthSample, Scope, Strategy};
 use app::state::AppState;
@@ -94,11 +94,6 @@ fn not_found(caller: &Caller, id: i64) -> ApiError {
     ))
 }
 
-fn t(ms: Option<i64>) -> Value {
-    ms.map(|m| Value::String(to_rfc3339(m)))
-        .unwrap_or(Value::Null)
-}
-
 /// A deployment as the API shows it: state, whether it may go, what holds it, the gate
 /// evaluation with every measured value, approvals given and still needed.
 pub fn deployment_json(d: &DeploymentDetail) -> Value {
@@ -126,7 +121,7 @@ pub fn deployment_json(d: &DeploymentDetail) -> Value {
         "canary": if d.canary_steps.is_empty() { Value::Null } else { json!({
             "steps": d.canary_steps,
             "step": d.canary_step,
-            "step_since": t(d.step_since),
+            "step_since": time_json(d.step_since),
         })},
         "gates": d.evaluation.as_ref().map(|e| json!({
             "result": e.result,
@@ -154,13 +149,13 @@ pub fn deployment_json(d: &DeploymentDetail) -> Value {
             "given": d.approvals.iter().filter(|a| a.approve).map(|a| json!({"user": a.user, "comment": a.comment, "at": to_rfc3339(a.at)})).collect::<Vec<_>>(),
             "rejected": d.approvals.iter().filter(|a| !a.approve).map(|a| json!({"user": a.user, "comment": a.comment, "at": to_rfc3339(a.at)})).collect::<Vec<_>>(),
         },
-        "checklist": d.environment.checklist.iter().map(|c| json!({"id": c.id, "title": c.title, "ticked_by": c.ticked_by, "ticked_at": t(c.ticked_at)})).collect::<Vec<_>>(),
+        "checklist": d.environment.checklist.iter().map(|c| json!({"id": c.id, "title": c.title, "ticked_by": c.ticked_by, "ticked_at": time_json(c.ticked_at)})).collect::<Vec<_>>(),
         "frozen": d.frozen.as_ref().map(|(reason, until)| json!({"reason": reason, "until": to_rfc3339(*until)})),
         "requested_by": s.requested_by,
         "requested_at": to_rfc3339(s.requested_at),
-        "started_at": t(s.started_at),
-        "finished_at": t(s.finished_at),
-        "monitor_until": t(d.monitor_until),
+        "started_at": time_json(s.started_at),
+        "finished_at": time_json(s.finished_at),
+        "monitor_until": time_json(d.monitor_until),
         "failure_reason": d.failure_reason,
         "rollback_of": s.rollback_of,
         "rolled_back_by": d.rolled_back_by,
@@ -253,7 +248,7 @@ pub async fn show(
     let id = owned(&state.db, &caller, &id).await?;
     let d = deployments::get(&state.db, id).await?;
     if d.summary.state.is_pending() {
-        deployments::refresh(&state.db, id, false).await?;
+        deployments::refresh(&state.db, id).await?;
         return Ok(Json(deployment_json(
             &deployments::get(&state.db, id).await?,
         )));
@@ -308,8 +303,8 @@ pub async fn list(
             "traffic": s.traffic,
             "requested_by": s.requested_by,
             "requested_at": to_rfc3339(s.requested_at),
-            "started_at": t(s.started_at),
-            "finished_at": t(s.finished_at),
+            "started_at": time_json(s.started_at),
+            "finished_at": time_json(s.finished_at),
             "rollback_of": s.rollback_of,
             "approvers": s.approvers,
         })).collect::<Vec<_>>(),

@@ -235,7 +235,7 @@ fn validate(b: RunBody) -> ApiResult<NewRun> {
     })
 }
 
-fn time_json(ms: Option<i64>) -> Value {
+pub(crate) fn time_json(ms: Option<i64>) -> Value {
     ms.map(|m| Value::String(to_rfc3339(m)))
         .unwrap_or(Value::Null)
 }

@@ -156,6 +156,11 @@ async fn a_promotion_waits_for_a_passing_run_then_two_approvals_and_starts_once(
         );
         let eval = d.evaluation.unwrap();
         assert_eq!(eval.gates[0].value, Some(0.05));
+        // Polling a held deployment does not pile up identical evaluations.
+        deployments::refresh(&db, id).await.unwrap();
+        deployments::refresh(&db, id).await.unwrap();
+        let polled = deployments::get(&db, id).await.unwrap().evaluation.unwrap();
+        assert_eq!(polled.id, eval.id, "{label}");
         assert!(
             eval.gates[0].source.starts_with("run #100"),
             "{}",
