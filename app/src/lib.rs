@@ -137,9 +137,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/runs/:id") view=RunPage ssr=SsrMode::Async/>
                     <Route path=path!("/tests/flaky") view=FlakyPage ssr=SsrMode::Async/>
                     <Route path=path!("/tests/:id") view=TestPage ssr=SsrMode::Async/>
-                    <Route path=path!("/releases") view=|| view! { <NotBuilt area=Area::Releases/> }/>
-                    <Route path=path!("/deployments") view=|| view! { <NotBuilt area=Area::Deployments/> }/>
-                    <Route path=path!("/approvals") view=|| view! { <NotBuilt area=Area::Approvals/> }/>
+                    <Route path=path!("/releases") view=ReleasesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/deployments") view=DeploymentsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/deployments/:id") view=DeploymentPage ssr=SsrMode::Async/>
+                    <Route path=path!("/approvals") view=ApprovalsPage ssr=SsrMode::Async/>
                     <Route path=path!("/calibration") view=|| view! { <NotBuilt area=Area::Calibration/> }/>
                     <Route path=path!("/flags") view=|| view! { <NotBuilt area=Area::Flags/> }/>
                     <Route path=path!("/account") view=AccountPage/>
@@ -147,6 +148,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/users") view=UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/audit") view=AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/projects") view=ProjectsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/environments") view=RulesPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

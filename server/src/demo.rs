@@ -83,8 +83,9 @@ pub async fn generate(
         }
     }
     let runs = crate::demo_ci::generate(db, &mut rng, scale, cases_per_run).await?;
+    let deployments = crate::demo_deploy::generate(db, &mut rng, now).await?;
     lines.push(format!(
-        "  ({events} audit events of history, {runs} CI runs over 90 days in 3 projects)"
+        "  ({events} audit events of history, {runs} CI runs over 90 days in 3 projects, {deployments} deployments)"
     ));
     Ok(lines.join("\n"))
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod demo_ci;
+pub mod demo_deploy;
 pub mod ingest;
 pub mod jobs;
 pub mod metrics;

@@ -2,6 +2,8 @@
 //! one call into `store`/`logic`, and returns model types or an [`AppError`](crate::AppError).
 
 pub mod audit;
+pub mod deployments;
+pub mod environments;
 pub mod projects;
 pub mod runs;
 pub mod session;

@@ -6,6 +6,7 @@
 //! with `<title>` over each point.
 
 pub mod duration;
+pub mod health;
 
 use plotters::style::RGBColor;
 

@@ -89,6 +89,24 @@ pub fn Logo() -> impl IntoView {
     }
 }
 
+/// How many deployments wait for the signed-in person's decision, beside "Approvals".
+#[component]
+fn ApprovalBadge() -> impl IntoView {
+    let count = Resource::new(|| (), |_| crate::api::deployments::approval_count());
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match count.await {
+                    Ok(n) if n > 0 => Some(view! {
+                        " " <span class="nav-badge" id="approvals-badge" title=format!("{n} waiting for your decision")>{n}</span>
+                    }),
+                    _ => None,
+                }
+            })}
+        </Transition>
+    }
+}
+
 /// The frame around the nested routes.
 #[component]
 pub fn Layout() -> impl IntoView {
@@ -109,7 +127,10 @@ pub fn Frame(children: Children) -> impl IntoView {
                     {NAV
                         .iter()
                         .map(|item| {
-                            let link = move || view! { <li><A href=item.href exact=true>{item.label}</A></li> };
+                            let link = move || {
+                                let badge = (item.href == "/approvals").then(|| view! { <ApprovalBadge/> });
+                                view! { <li><A href=item.href exact=true>{item.label}{badge}</A></li> }
+                            };
                             if item.needs == Role::Viewer {
                                 link().into_any()
                             } else {

@@ -509,6 +509,33 @@ pub fn week_minute_words(m: i64) -> String {
     )
 }
 
+/// Reads `Fri 18:00` (a day name or its first three letters, any case, and a 24-hour time)
+/// as a minute of the week, Monday 00:00 UTC being 0.
+pub fn parse_week_minute(text: &str) -> Result<i64, String> {
+    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let bad = || {
+        format!(
+            "`{}`: write a day and a time, like `Fri 18:00`",
+            text.trim()
+        )
+    };
+    let mut parts = text.split_whitespace();
+    let (Some(day), Some(time), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let day = day.to_ascii_lowercase();
+    let d = DAYS
+        .iter()
+        .position(|d| day.len() >= 3 && d.starts_with(&day[..3]))
+        .ok_or_else(bad)?;
+    let (h, m) = time.split_once(':').ok_or_else(bad)?;
+    let (h, m): (i64, i64) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if !(0..24).contains(&h) || !(0..60).contains(&m) {
+        return Err(bad());
+    }
+    Ok(d as i64 * 1440 + h * 60 + m)
+}
+
 /// Checks a reported canary step: steps come in order (repeating the current one is a no-op),
 /// and the next starts only when the current step's pause has ended.
 pub fn check_step(
@@ -1106,5 +1133,27 @@ mod tests {
             rollback_trigger(&[bad, good, bad, bad, bad]).as_deref(),
             Some("3 consecutive failed health checks")
         );
+    }
+
+    #[test]
+    fn week_minutes_read_and_written() {
+        assert_eq!(parse_week_minute("Fri 18:00"), Ok(4 * 1440 + 18 * 60));
+        assert_eq!(parse_week_minute("monday 00:00"), Ok(0));
+        assert_eq!(parse_week_minute(" sun 23:59 "), Ok(7 * 1440 - 1));
+        assert_eq!(
+            week_minute_words(parse_week_minute("Sat 06:30").unwrap()),
+            "Sat 06:30"
+        );
+        for bad in [
+            "",
+            "Fri",
+            "Fri 24:00",
+            "Fri 18",
+            "Fr 18:00",
+            "noday 10:00",
+            "Fri 10:00 x",
+        ] {
+            assert!(parse_week_minute(bad).is_err(), "{bad}");
+        }
     }
 }

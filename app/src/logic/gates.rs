@@ -153,6 +153,73 @@ pub fn seed_gates(production: bool) -> Vec<(GateMetric, bool, f64, f64, f64, boo
     gates
 }
 
+/// A gate as an admin writes it on one line: `metric higher|lower warn fail weight [key]`,
+/// e.g. `test_pass_rate higher 0.98 0.95 2 key`. Fractions, not percents.
+pub fn gate_line(g: &Gate) -> String {
+    format!(
+        "{} {} {} {} {}{}",
+        g.metric.key(),
+        if g.higher_is_better {
+            "higher"
+        } else {
+            "lower"
+        },
+        g.warn,
+        g.fail,
+        g.weight,
+        if g.key { " key" } else { "" }
+    )
+}
+
+/// Reads gates written one per line (see [`gate_line`]); blank lines and `#` comments are
+/// skipped. Errors name the line. Returns `(metric, higher is better, warn, fail, weight, key)`.
+pub fn parse_gate_lines(
+    text: &str,
+) -> Result<Vec<(GateMetric, bool, f64, f64, f64, bool)>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let at = |e: String| format!("gates line {}: {e}", n + 1);
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if !(5..=6).contains(&words.len()) {
+            return Err(at(format!(
+                "`{line}`: write `metric higher|lower warn fail weight [key]`, like `test_pass_rate higher 0.98 0.95 2 key`"
+            )));
+        }
+        let metric: GateMetric = words[0].parse().map_err(at)?;
+        let higher = match words[1] {
+            "higher" | ">=" => true,
+            "lower" | "<=" => false,
+            other => {
+                return Err(at(format!(
+                    "`{other}`: say whether `higher` or `lower` is better"
+                )))
+            }
+        };
+        let num = |w: &str, what: &str| {
+            w.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| at(format!("{what} `{w}` is not a number")))
+        };
+        let (warn, fail, weight) = (
+            num(words[2], "warn")?,
+            num(words[3], "fail")?,
+            num(words[4], "weight")?,
+        );
+        let key = match words.get(5) {
+            None => false,
+            Some(&"key") => true,
+            Some(other) => return Err(at(format!("`{other}`: the last word may only be `key`"))),
+        };
+        out.push((metric, higher, warn, fail, weight, key));
+    }
+    Ok(out)
+}
+
 /// Default bands shown when an admin adds a gate for `metric`.
 pub fn default_band(metric: &GateMetric) -> (f64, f64) {
     match metric.unit() {
@@ -296,5 +363,46 @@ mod tests {
         let gates = [gate(1, GateMetric::P95Ms, false, 200.0, 500.0, false)];
         let o = evaluate(&gates, |_| at(f64::NAN));
         assert_eq!(o.gates[0].level, Level::Fail);
+    }
+
+    #[test]
+    fn gate_lines_round_trip_and_name_the_bad_line() {
+        let text = "# production\ntest_pass_rate higher 0.98 0.95 2 key\n\np95_ms lower 200 500 1\ncustom:bundle_kb <= 400 450 0.5\n";
+        let gates = parse_gate_lines(text).unwrap();
+        assert_eq!(gates.len(), 3);
+        assert_eq!(
+            gates[0],
+            (GateMetric::TestPassRate, true, 0.98, 0.95, 2.0, true)
+        );
+        assert_eq!(gates[2].0, GateMetric::Custom("bundle_kb".into()));
+        assert!(!gates[2].1);
+        let g = Gate {
+            id: 1,
+            metric: GateMetric::P95Ms,
+            higher_is_better: false,
+            warn: 200.0,
+            fail: 500.0,
+            weight: 1.0,
+            key: true,
+        };
+        assert_eq!(gate_line(&g), "p95_ms lower 200 500 1 key");
+        assert_eq!(
+            parse_gate_lines(&gate_line(&g)).unwrap()[0],
+            (GateMetric::P95Ms, false, 200.0, 500.0, 1.0, true)
+        );
+        let e = parse_gate_lines("p95_ms lower 200 500 1\ncoverage higher 0.8 0.7 1").unwrap_err();
+        assert!(
+            e.starts_with("gates line 2: unknown gate metric `coverage`"),
+            "{e}"
+        );
+        let e = parse_gate_lines("p95_ms lower 200 fast 1").unwrap_err();
+        assert_eq!(e, "gates line 1: fail `fast` is not a number");
+        assert!(parse_gate_lines("p95_ms sideways 1 2 1")
+            .unwrap_err()
+            .contains("higher"));
+        assert!(parse_gate_lines("p95_ms lower 1 2 1 maybe")
+            .unwrap_err()
+            .contains("`key`"));
+        assert_eq!(parse_gate_lines("  \n# none\n").unwrap(), vec![]);
     }
 }

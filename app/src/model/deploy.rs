@@ -59,7 +59,7 @@ impl DeployState {
     pub fn label(self) -> &'static str {
         match self {
             DeployState::Requested => "Requested",
-            DeployState::Evaluating => "Blocked by gates",
+            DeployState::Evaluating => "Held at checks",
             DeployState::AwaitingApproval => "Awaiting approval",
             DeployState::Waiting => "Waiting",
             DeployState::InProgress => "In progress",
@@ -621,4 +621,104 @@ pub struct DeploymentDetail {
     pub failure_reason: Option<String>,
     /// A freeze window in force now: reason and end.
     pub frozen: Option<(String, i64)>,
+}
+
+/// An environment of a project on the timeline: what is live there and what is on its way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveEnvironment {
+    pub project: String,
+    pub environment: String,
+    pub position: i64,
+    /// The latest successful deployment: what users get now.
+    pub live: Option<DeploymentSummary>,
+    /// Deployments requested or running there, newest first.
+    pub open: Vec<DeploymentSummary>,
+    /// The rules in a few words (`2 approvals · 5 min timer · 7 gates`).
+    pub rules: String,
+}
+
+/// A release and where it has gone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseSummary {
+    pub release: Release,
+    /// `(environment, latest state there, deployment id)`, in promotion order.
+    pub environments: Vec<(String, DeployState, i64)>,
+}
+
+/// What changed between two releases of a project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseComparison {
+    pub from: Release,
+    pub to: Release,
+    pub commits: usize,
+    pub notes: Vec<crate::logic::release::NotesSection>,
+}
+
+/// A finished deployment from elsewhere (demo history, GitHub deployments): written with its
+/// own times in one go, as its transitions happened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PastDeployment {
+    pub environment: String,
+    pub version: String,
+    pub commit_sha: String,
+    pub git_ref: Option<String>,
+    pub strategy: Strategy,
+    pub requested_by: String,
+    pub requested_at: i64,
+    /// `(username, at)` of approvals given.
+    pub approvals: Vec<(String, i64)>,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    /// Succeeded, Failed, Cancelled, Rejected or (for a later rollback) RolledBack.
+    pub outcome: DeployState,
+    pub failure_reason: Option<String>,
+    pub health: Vec<HealthSample>,
+    /// The deployment it rolls back, with when the rollback was decided.
+    pub rollback_of: Option<(i64, i64)>,
+    pub github_deployment_id: Option<i64>,
+    /// Commits the release brings, for its notes: `(sha, message, author, committed at)`.
+    pub commits: Vec<(String, String, Option<String>, i64)>,
+}
+
+/// What the signed-in person may do on a deployment page, worked out by the server (the
+/// buttons follow it; the server checks again on every action). `None` allows; `Some` says why
+/// not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRights {
+    pub approve: Option<String>,
+    pub reject: Option<String>,
+    pub is_admin: bool,
+    /// Approvers and admins tick checklist items and may roll back.
+    pub can_operate: bool,
+}
+
+/// Filters of the deployments timeline; `None` means any. Kept in the page's URL.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentFilter {
+    pub project: Option<String>,
+    pub environment: Option<String>,
+    pub state: Option<String>,
+    /// Only deployments older than this id (paging backwards).
+    pub before_id: Option<i64>,
+}
+
+/// The deployments timeline: what is live where, then the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    pub live: Vec<LiveEnvironment>,
+    pub history: Vec<DeploymentSummary>,
+    pub next_before_id: Option<i64>,
+}
+
+/// Everything a deployment's page shows, with what the viewer may do and the health chart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentPageData {
+    pub detail: DeploymentDetail,
+    pub rights: DecisionRights,
+    /// The monitoring chart (SVG drawn on the server), empty without samples.
+    pub health_svg: String,
+    /// The server's clock when the page was read (timers count from it).
+    pub now: i64,
+    pub stamp: String,
+    pub repository_url: Option<String>,
 }

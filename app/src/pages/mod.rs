@@ -2,24 +2,30 @@
 
 mod account;
 mod audit;
+mod deployment;
 mod errors;
 mod login;
 mod not_built;
 mod overview;
 mod projects;
+mod rules;
 mod runs;
 mod settings;
 mod tests;
+mod timeline;
 mod users;
 
 pub use account::AccountPage;
 pub use audit::AuditPage;
+pub use deployment::DeploymentPage;
 pub use errors::NotFound;
 pub use login::LoginPage;
 pub use not_built::{Area, NotBuilt};
 pub use overview::OverviewPage;
 pub use projects::ProjectsPage;
+pub use rules::RulesPage;
 pub use runs::{RunPage, RunsPage};
 pub use settings::SettingsPage;
 pub use tests::{FlakyPage, TestPage};
+pub use timeline::{ApprovalsPage, DeploymentsPage, ReleasesPage};
 pub use users::UsersPage;

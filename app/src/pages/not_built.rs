@@ -6,9 +6,6 @@ use leptos_meta::Title;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Area {
     Runs,
-    Releases,
-    Deployments,
-    Approvals,
     Calibration,
     Flags,
 }
@@ -17,9 +14,6 @@ impl Area {
     fn title(self) -> &'static str {
         match self {
             Area::Runs => "Runs",
-            Area::Releases => "Releases",
-            Area::Deployments => "Deployments",
-            Area::Approvals => "Approvals",
             Area::Calibration => "Calibration",
             Area::Flags => "Feature flags",
         }
@@ -28,9 +22,6 @@ impl Area {
     fn plan(self) -> &'static str {
         match self {
             Area::Runs => "CI runs pushed by GitHub, GitLab, Jenkins or any CI through the REST API, with their JUnit test reports, coverage, durations and flaky tests.",
-            Area::Releases => "Releases with their version, commit range and release notes grouped by change type, and the artifacts behind them.",
-            Area::Deployments => "Deployments of releases to dev, staging and production, with rolling, blue-green and canary strategies, monitoring windows and rollback measured against its SLA.",
-            Area::Approvals => "Releases waiting for your approval, with the diff, the quality gates and the failure risk on one screen.",
             Area::Calibration => "Calibration reports of the CI failure-risk predictor: reliability diagrams, ROC and precision–recall curves, and the thresholds reviewers tune.",
             Area::Flags => "Feature flags per environment, with progressive rollout schedules and an evaluation API for your services.",
         }

@@ -20,6 +20,10 @@ pub fn SettingsPage() -> impl IntoView {
                     <h2>"Projects and tokens"</h2>
                     <p>"Add projects, set GitHub webhook secrets, create and revoke API tokens for CI."</p>
                 </a>
+                <a class="panel card-link" href="/settings/environments">
+                    <h2>"Environment rules"</h2>
+                    <p>"Approvals, quality gates, freeze windows and checklists of each environment."</p>
+                </a>
                 <a class="panel card-link" href="/settings/audit">
                     <h2>"Audit log"</h2>
                     <p>"Who did what and when: sign-ins, failed sign-ins, user changes."</p>

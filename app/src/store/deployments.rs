@@ -81,39 +81,40 @@ pub enum Report {
 }
 
 #[derive(sqlx::FromRow, Debug, Clone)]
-struct Row {
-    deployment_id: i64,
-    project_id: i64,
-    project: String,
-    environment_id: i64,
-    environment: String,
-    release_id: i64,
-    version: String,
-    commit_sha: String,
-    git_ref: Option<String>,
-    release_run: Option<i64>,
-    release_by: String,
-    release_at: i64,
-    state: String,
-    strategy: String,
-    canary_steps: Option<String>,
-    canary_step: Option<i64>,
-    step_since: Option<i64>,
-    traffic: f64,
-    hold: Option<String>,
-    requested_by: String,
-    requested_at: i64,
-    waiting_since: Option<i64>,
-    started_at: Option<i64>,
-    finished_at: Option<i64>,
-    rollback_of: Option<i64>,
-    rollback_decided_at: Option<i64>,
-    rolled_back_by: Option<i64>,
-    monitor_until: Option<i64>,
-    failure_reason: Option<String>,
+pub(super) struct Row {
+    pub(super) deployment_id: i64,
+    pub(super) project_id: i64,
+    pub(super) project: String,
+    pub(super) environment_id: i64,
+    pub(super) environment: String,
+    pub(super) release_id: i64,
+    pub(super) version: String,
+    pub(super) commit_sha: String,
+    pub(super) git_ref: Option<String>,
+    pub(super) release_run: Option<i64>,
+    pub(super) release_by: String,
+    pub(super) release_at: i64,
+    pub(super) state: String,
+    pub(super) strategy: String,
+    pub(super) canary_steps: Option<String>,
+    pub(super) canary_step: Option<i64>,
+    pub(super) step_since: Option<i64>,
+    pub(super) traffic: f64,
+    pub(super) hold: Option<String>,
+    pub(super) requested_by: String,
+    pub(super) requested_at: i64,
+    pub(super) waiting_since: Option<i64>,
+    pub(super) started_at: Option<i64>,
+    pub(super) finished_at: Option<i64>,
+    pub(super) rollback_of: Option<i64>,
+    pub(super) rollback_decided_at: Option<i64>,
+    pub(super) rolled_back_by: Option<i64>,
+    pub(super) monitor_until: Option<i64>,
+    pub(super) failure_reason: Option<String>,
 }
 
-const SELECT: &str = "select d.deployment_id, d.project_id, p.slug as project, d.environment_id, \
+pub(super) const SELECT: &str =
+    "select d.deployment_id, d.project_id, p.slug as project, d.environment_id, \
      e.name as environment, d.release_id, r.version, r.commit_sha, r.git_ref, \
      r.ci_run_id as release_run, r.created_by as release_by, r.created_at as release_at, d.state, \
      d.strategy, d.canary_steps, d.canary_step, d.step_since, d.traffic, d.hold, d.requested_by, \
@@ -139,7 +140,7 @@ impl Row {
             .unwrap_or_default()
     }
 
-    fn summary(&self, approvers: Vec<String>, overridden: bool) -> DeploymentSummary {
+    pub(super) fn summary(&self, approvers: Vec<String>, overridden: bool) -> DeploymentSummary {
         DeploymentSummary {
             id: self.deployment_id,
             project: self.project.clone(),
@@ -160,7 +161,7 @@ impl Row {
     }
 }
 
-async fn lock(tx: &mut Tx, id: i64) -> StoreResult<Row> {
+pub(super) async fn lock(tx: &mut Tx, id: i64) -> StoreResult<Row> {
     let sql = format!("{SELECT} where d.deployment_id = $1{}", tx.for_update("d"));
     tx.opt(&sql, vals![id])
         .await?
@@ -209,7 +210,7 @@ async fn transition(
     Ok(())
 }
 
-async fn event(
+pub(super) async fn event(
     tx: &mut Tx,
     project_id: i64,
     kind: &str,
@@ -511,7 +512,7 @@ async fn latest_evaluation(tx: &mut Tx, id: i64) -> StoreResult<Option<Evaluatio
     ))
 }
 
-async fn approvals_count(tx: &mut Tx, id: i64) -> StoreResult<i64> {
+pub(super) async fn approvals_count(tx: &mut Tx, id: i64) -> StoreResult<i64> {
     let (n,): (i64,) = tx
         .one(
             "select count(*) from approval where deployment_id = $1 and approve = $2",
@@ -871,7 +872,15 @@ pub struct Person {
 }
 
 impl Person {
-    fn actor(&self) -> Actor {
+    pub(super) fn decider(&self) -> Decider<'_> {
+        Decider {
+            username: &self.username,
+            display_name: &self.display_name,
+            role: self.role,
+        }
+    }
+
+    pub(super) fn actor(&self) -> Actor {
         Actor {
             user_id: Some(self.user_id),
             username: Some(self.username.clone()),
@@ -889,7 +898,7 @@ fn refused(r: Refusal) -> StoreError {
 }
 
 /// The authors of the commits a deployment brings (since what is live), and of its run.
-async fn authors(tx: &mut Tx, row: &Row) -> StoreResult<Vec<String>> {
+pub(super) async fn authors(tx: &mut Tx, row: &Row) -> StoreResult<Vec<String>> {
     let live = live_commit(tx, row).await?;
     let commits = commits_between(tx, row.project_id, live.as_deref(), &row.commit_sha).await?;
     let mut out: Vec<String> = commits.into_iter().filter_map(|c| c.2).collect();
@@ -903,6 +912,33 @@ async fn authors(tx: &mut Tx, row: &Row) -> StoreResult<Vec<String>> {
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+/// What a decision on `row` is checked against: its environment's rules, who has decided,
+/// who is involved (requester, commit and run authors) and the approvals so far.
+pub(super) async fn decision_inputs(
+    tx: &mut Tx,
+    row: &Row,
+) -> StoreResult<(Environment, Vec<String>, Involved, i64)> {
+    let env = environments::load(tx, row.environment_id).await?;
+    let decided: Vec<(String,)> = tx
+        .all(
+            "select u.username from approval a join app_user u on u.app_user_id = a.app_user_id \
+             where a.deployment_id = $1",
+            vals![row.deployment_id],
+        )
+        .await?;
+    let involved = Involved {
+        requester: row.requested_by.clone(),
+        authors: authors(tx, row).await?,
+    };
+    let approvals = approvals_count(tx, row.deployment_id).await?;
+    Ok((
+        env,
+        decided.into_iter().map(|d| d.0).collect(),
+        involved,
+        approvals,
+    ))
 }
 
 /// Approves or rejects (with a comment) a deployment, then moves it on.
@@ -922,25 +958,8 @@ pub async fn decide(
     let now = now_ms();
     let mut tx = Tx::write(db).await?;
     let mut row = lock(&mut tx, id).await?;
-    let env = environments::load(&mut tx, row.environment_id).await?;
-    let decided: Vec<(String,)> = tx
-        .all(
-            "select u.username from approval a join app_user u on u.app_user_id = a.app_user_id \
-             where a.deployment_id = $1",
-            vals![id],
-        )
-        .await?;
-    let decided: Vec<String> = decided.into_iter().map(|d| d.0).collect();
-    let involved = Involved {
-        requester: row.requested_by.clone(),
-        authors: authors(&mut tx, &row).await?,
-    };
-    let approvals = approvals_count(&mut tx, id).await?;
-    let decider = Decider {
-        username: &who.username,
-        display_name: &who.display_name,
-        role: who.role,
-    };
+    let (env, decided, involved, approvals) = decision_inputs(&mut tx, &row).await?;
+    let decider = who.decider();
     check_decision(
         row.state(),
         &env.protection,
@@ -1705,7 +1724,7 @@ pub async fn rollback(
 }
 
 /// The commit of what is live in the row's environment (the latest success before it).
-async fn live_commit(tx: &mut Tx, row: &Row) -> StoreResult<Option<String>> {
+pub(super) async fn live_commit(tx: &mut Tx, row: &Row) -> StoreResult<Option<String>> {
     let live: Option<(String,)> = tx
         .opt(
             "select r.commit_sha from deployment d join release r on r.release_id = d.release_id \
@@ -1718,7 +1737,7 @@ async fn live_commit(tx: &mut Tx, row: &Row) -> StoreResult<Option<String>> {
 }
 
 /// Commits after `from` up to `to` (by commit time), newest first: `(sha, message, author)`.
-async fn commits_between(
+pub(super) async fn commits_between(
     tx: &mut Tx,
     project_id: i64,
     from: Option<&str>,
@@ -1918,23 +1937,7 @@ pub async fn list(db: &Db, f: &ListFilter) -> StoreResult<Vec<DeploymentSummary>
     );
     let mut tx = Tx::read(db).await?;
     let rows: Vec<Row> = tx.all(&sql, &args).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let approvers: Vec<(String,)> = tx
-            .all(
-                "select u.username from approval a join app_user u on u.app_user_id = a.app_user_id \
-                 where a.deployment_id = $1 and a.approve = $2 order by a.at",
-                vals![r.deployment_id, true],
-            )
-            .await?;
-        let (overrides,): (i64,) = tx
-            .one(
-                "select count(*) from gate_override where deployment_id = $1",
-                vals![r.deployment_id],
-            )
-            .await?;
-        out.push(r.summary(approvers.into_iter().map(|a| a.0).collect(), overrides > 0));
-    }
+    let out = super::deploy_views::summaries(&mut tx, rows).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -1965,11 +1968,7 @@ pub async fn queue(db: &Db, who: &Person) -> StoreResult<Vec<DeploymentSummary>>
             continue;
         }
         let env = environments::load(&mut tx, env_id).await?;
-        let decider = Decider {
-            username: &who.username,
-            display_name: &who.display_name,
-            role: who.role,
-        };
+        let decider = who.decider();
         let (decided,): (i64,) = tx
             .one(
                 "select count(*) from approval where deployment_id = $1 and app_user_id = $2",

@@ -21,6 +21,29 @@ pub struct GateSpec {
     pub key: bool,
 }
 
+impl From<(GateMetric, bool, f64, f64, f64, bool)> for GateSpec {
+    /// From `(metric, higher is better, warn, fail, weight, key)`.
+    fn from(
+        (metric, higher_is_better, warn, fail, weight, key): (
+            GateMetric,
+            bool,
+            f64,
+            f64,
+            f64,
+            bool,
+        ),
+    ) -> GateSpec {
+        GateSpec {
+            metric,
+            higher_is_better,
+            warn,
+            fail,
+            weight,
+            key,
+        }
+    }
+}
+
 /// The defaults of a new environment, by its place in the promotion order: the last one is
 /// production (two approvals, a five-minute wait timer, releases from the default branch,
 /// release branches or version tags only, after the previous environment, watched for 48
@@ -36,16 +59,7 @@ pub fn defaults(
     let seeded = |production: bool| {
         crate::logic::gates::seed_gates(production)
             .into_iter()
-            .map(
-                |(metric, higher_is_better, warn, fail, weight, key)| GateSpec {
-                    metric,
-                    higher_is_better,
-                    warn,
-                    fail,
-                    weight,
-                    key,
-                },
-            )
+            .map(GateSpec::from)
             .collect::<Vec<_>>()
     };
     if last {

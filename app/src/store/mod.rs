@@ -5,6 +5,7 @@
 //! Times are `i64` epoch milliseconds (UTC) everywhere; fractions are `f64` in `[0, 1]`.
 
 pub mod audit;
+pub mod deploy_views;
 pub mod deployments;
 pub mod environments;
 pub mod projects;

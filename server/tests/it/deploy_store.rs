@@ -17,7 +17,7 @@ use app::store::{runs, Db, StoreError};
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
-async fn person(db: &Db, name: &str, role: Role) -> Person {
+pub(crate) async fn person(db: &Db, name: &str, role: Role) -> Person {
     let user = users::create(
         db,
         &NewUser {
@@ -39,7 +39,7 @@ async fn person(db: &Db, name: &str, role: Role) -> Person {
     }
 }
 
-fn ci() -> Requester {
+pub(crate) fn ci() -> Requester {
     Requester {
         user_id: None,
         name: "token:ci".into(),
@@ -47,7 +47,7 @@ fn ci() -> Requester {
     }
 }
 
-fn deploy(env: &str, version: &str, commit: &str) -> NewDeployment {
+pub(crate) fn deploy(env: &str, version: &str, commit: &str) -> NewDeployment {
     NewDeployment {
         environment: env.into(),
         version: version.into(),
@@ -64,7 +64,7 @@ fn deploy(env: &str, version: &str, commit: &str) -> NewDeployment {
 
 /// A project whose `env` has exactly the given approvals, no timer, no checklist, no
 /// promotion rule, and one key gate: error rate ≤ 0.1% (fail above 1%).
-async fn simple_project(db: &Db, slug: &str, env: &str, approvals: i64) -> i64 {
+pub(crate) async fn simple_project(db: &Db, slug: &str, env: &str, approvals: i64) -> i64 {
     let project = projects::create(
         db,
         &NewProject::named(Slug::parse(slug).unwrap()),
@@ -107,7 +107,13 @@ async fn simple_project(db: &Db, slug: &str, env: &str, approvals: i64) -> i64 {
 }
 
 /// A finished run on `commit` with this error rate.
-async fn finished_run(db: &Db, project_id: i64, id: &str, commit: &str, error_rate: f64) {
+pub(crate) async fn finished_run(
+    db: &Db,
+    project_id: i64,
+    id: &str,
+    commit: &str,
+    error_rate: f64,
+) {
     let mut run = new_run(id);
     run.commit_sha = Some(commit.into());
     run.author = Some("noor".into());

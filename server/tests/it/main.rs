@@ -4,6 +4,7 @@
 mod api;
 mod deploy_api;
 mod deploy_store;
+mod deploy_views;
 mod fixtures;
 mod helpers;
 mod http;
