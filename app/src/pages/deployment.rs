@@ -131,7 +131,8 @@ fn DeploymentView(data: DeploymentPageData) -> impl IntoView {
                 {match d.evaluation.clone() {
                     Some(e) => view! { <GatesTable evaluation=e/> }.into_any(),
                     None if d.environment.gates.is_empty() => view! { <p class="muted">{format!("{} has no quality gates.", s.environment)}</p> }.into_any(),
-                    None => view! { <p class="muted">"Not evaluated yet."</p> }.into_any(),
+                    None if pending => view! { <p class="muted">"Not evaluated yet."</p> }.into_any(),
+                    None => view! { <p class="muted">"No gate evaluation is recorded for this deployment (it was recorded after the fact)."</p> }.into_any(),
                 }}
                 <p class="muted small" id="risk">"Failure-risk score: no predictor has scored this release."</p>
                 {(!d.overrides.is_empty()).then(|| view! {
@@ -148,7 +149,7 @@ fn DeploymentView(data: DeploymentPageData) -> impl IntoView {
                 <h2 id="decision-h">"Approvals"</h2>
                 <Approvals detail=d.clone() approved=approved.clone()/>
                 {pending.then(|| view! { <Decide id=s.id rights=rights.clone()/> })}
-                {(!d.environment.checklist.is_empty()).then(|| view! {
+                {(!d.environment.checklist.is_empty() && s.rollback_of.is_none()).then(|| view! {
                     <h3>"Pre-release checklist"</h3>
                     <Checklist id=s.id items=d.environment.checklist.clone() can_tick=rights.can_operate && pending/>
                 })}
@@ -283,6 +284,13 @@ fn GatesTable(evaluation: Evaluation) -> impl IntoView {
 fn Approvals(detail: DeploymentDetail, approved: Vec<String>) -> impl IntoView {
     let d = detail;
     let required = d.environment.protection.required_approvals;
+    if let Some(of) = d.summary.rollback_of {
+        return view! {
+            <p class="muted" id="approval-count">"A rollback of deployment #" {of}
+                " skips gates, approvals and freezes: it restores what worked before, within the SLA."</p>
+        }
+        .into_any();
+    }
     view! {
         {if required == 0 {
             view! { <p class="muted">{format!("{} needs no approval.", d.summary.environment)}</p> }.into_any()
@@ -306,6 +314,7 @@ fn Approvals(detail: DeploymentDetail, approved: Vec<String>) -> impl IntoView {
             }).collect_view()}
         </ul>
     }
+    .into_any()
 }
 
 /// Reloads the page once an action succeeded, so everything on it is current.
@@ -541,7 +550,7 @@ fn Monitoring(detail: DeploymentDetail, svg: String, now: i64) -> impl IntoView 
                     _ => format!("Monitored for {} after it succeeds. ", duration_words(d.environment.protection.monitoring_window_s)),
                 }}
                 {d.health.len()} " samples"
-                {latest.map(|l| format!(", latest {} ago", humanize_ms(now - l.at)))} ". "
+                {latest.map(|l| format!(", the latest {}", if now - l.at < 86_400_000 { format!("{} ago", humanize_ms(now - l.at)) } else { format!("at {}", format_utc(l.at)) }))} ". "
                 {if d.environment.protection.auto_rollback {
                     format!("Rolls back on its own when the error rate exceeds {}, availability drops below {}, or {} health checks fail in a row.",
                         Unit::Fraction.format(ROLLBACK_ERROR_RATE), Unit::Fraction.format(ROLLBACK_AVAILABILITY), ROLLBACK_FAILED_CHECKS)
@@ -582,10 +591,10 @@ fn Notes(detail: DeploymentDetail) -> impl IntoView {
     let since = match &d.live {
         Some(l) => view! {
             "Changes since " <a href=format!("/deployments/{}", l.id)>{l.version.clone()}</a>
-            {format!(", live in {} since {}", l.environment, l.finished_at.map(format_utc).unwrap_or_default())}
+            {format!(", live in {} from {}", l.environment, l.finished_at.map(format_utc).unwrap_or_default())}
         }
         .into_any(),
-        None => view! { {format!("Nothing is live in {} yet: changes of the last 30 days up to this release.", d.summary.environment)} }.into_any(),
+        None => view! { {format!("Nothing was live in {} when this was requested: changes of the 30 days up to this release.", d.summary.environment)} }.into_any(),
     };
     let count: usize = d.notes.iter().map(|s| s.entries.len()).sum();
     view! {

@@ -2,7 +2,9 @@
 //! where, releases and their comparison, the decisions a person may take, a change stamp for
 //! open pages; and finished deployments written from elsewhere (demo history, GitHub).
 
-use super::deployments::{commits_between, decision_inputs, event, lock, Person, Row, SELECT};
+use super::deployments::{
+    commits_between, decision_inputs, event, lock, transition, Person, Row, SELECT,
+};
 use super::environments;
 use super::tx::Tx;
 use super::{Db, StoreError, StoreResult};
@@ -300,6 +302,216 @@ pub async fn queue_count(db: &Db, who: &Person) -> StoreResult<usize> {
     Ok(super::deployments::queue(db, who).await?.len())
 }
 
+/// The release `version` of a project at commit `sha`, created on first sight by `by` at a time;
+/// a version names one commit.
+async fn release_for(
+    tx: &mut Tx,
+    (project_id, project): (i64, &str),
+    version: &str,
+    sha: &str,
+    git_ref: Option<String>,
+    (by, at): (&str, i64),
+) -> StoreResult<i64> {
+    let release: Option<(i64, String)> = tx
+        .opt(
+            "select release_id, commit_sha from release where project_id = $1 and version = $2",
+            vals![project_id, version],
+        )
+        .await?;
+    match release {
+        Some((id, commit)) if commit == sha => Ok(id),
+        Some((_, commit)) => Err(StoreError::Conflict(format!(
+            "version: {project} {version} is commit {}, not {}",
+            &commit[..commit.len().min(12)],
+            &sha[..sha.len().min(12)]
+        ))),
+        None => Ok(tx
+            .one::<(i64,)>(
+                "insert into release (project_id, version, commit_sha, git_ref, created_by, created_at) \
+                 values ($1, $2, $3, $4, $5, $6) returning release_id",
+                vals![project_id, version, sha, git_ref, by, at],
+            )
+            .await?
+            .0),
+    }
+}
+
+/// A deployment GitHub reports through the `deployment` and `deployment_status` webhooks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GithubDeployment {
+    pub github_id: i64,
+    pub environment: String,
+    pub commit_sha: String,
+    pub git_ref: Option<String>,
+    pub creator: Option<String>,
+    pub created_at: i64,
+}
+
+/// A GitHub deployment status: `state` (success, failure, error, inactive, in_progress,
+/// queued, pending), when, and GitHub's description.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GithubStatus {
+    pub state: String,
+    pub at: i64,
+    pub description: Option<String>,
+}
+
+/// Records a GitHub deployment once (as in progress: GitHub decided it) and applies a status:
+/// `success` makes it succeed, `failure` or `error` fail, the others leave it as it is. The
+/// version is the ref when it is a semantic version (a tag), else `ref@sha`. Returns its id
+/// and state, or `None` when the project has no environment of that name.
+pub async fn github_deployment(
+    db: &Db,
+    project_id: i64,
+    d: &GithubDeployment,
+    status: Option<&GithubStatus>,
+) -> StoreResult<Option<(i64, DeployState)>> {
+    let mut tx = Tx::write(db).await?;
+    let found: Option<(String, i64, i64)> = tx
+        .opt(
+            "select p.slug, e.environment_id, e.monitoring_window from \
+             (select e.environment_id, e.project_id, cast(coalesce(ep.monitoring_window_s, 3600) as bigint) as monitoring_window \
+              from environment e left join environment_policy ep on ep.environment_id = e.environment_id \
+              where e.project_id = $1 and e.name = $2) e join project p on p.project_id = e.project_id",
+            vals![project_id, d.environment.clone()],
+        )
+        .await?;
+    let Some((project, environment_id, window_s)) = found else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let sha = d.commit_sha.trim().to_ascii_lowercase();
+    let actor = format!("github:{}", d.creator.as_deref().unwrap_or("unknown"));
+    let existing: Option<(i64,)> = tx
+        .opt(
+            "select deployment_id from deployment where project_id = $1 and github_deployment_id = $2",
+            vals![project_id, d.github_id],
+        )
+        .await?;
+    let id = match existing {
+        Some((id,)) => id,
+        None => {
+            let git_ref = d.git_ref.clone().filter(|r| !r.trim().is_empty());
+            let version = match git_ref.as_deref().map(release::parse_version) {
+                Some(Ok(v)) => v.to_string(),
+                _ => format!(
+                    "{}@{}",
+                    git_ref.as_deref().unwrap_or("sha"),
+                    &sha[..sha.len().min(7)]
+                ),
+            };
+            let release_id = release_for(
+                &mut tx,
+                (project_id, &project),
+                &version,
+                &sha,
+                git_ref,
+                (&actor, d.created_at),
+            )
+            .await?;
+            let (id,): (i64,) = tx
+                .one(
+                    "insert into deployment (project_id, environment_id, release_id, state, strategy, \
+                     requested_by, requested_at, started_at, github_deployment_id, updated_at) \
+                     values ($1, $2, $3, 'in_progress', 'rolling', $4, $5, $5, $6, $5) returning deployment_id",
+                    vals![project_id, environment_id, release_id, actor.clone(), d.created_at, d.github_id],
+                )
+                .await?;
+            for (from, to, reason) in [
+                (
+                    None,
+                    "requested",
+                    format!(
+                        "{project} {version} → {} (GitHub deployment {})",
+                        d.environment, d.github_id
+                    ),
+                ),
+                (
+                    Some("requested"),
+                    "in_progress",
+                    "deployed by GitHub: its own environment rules decided".to_string(),
+                ),
+            ] {
+                tx.execute(
+                    "insert into deployment_transition (deployment_id, from_state, to_state, actor, reason, at) \
+                     values ($1, $2, $3, $4, $5, $6)",
+                    vals![id, from, to, actor.clone(), reason, d.created_at],
+                )
+                .await?;
+            }
+            id
+        }
+    };
+    let mut row = lock(&mut tx, id).await?;
+    if let Some(st) = status {
+        let by = format!("github:{}", d.creator.as_deref().unwrap_or("unknown"));
+        let what = st.description.clone().filter(|s| !s.trim().is_empty());
+        match (row.state.as_str(), st.state.as_str()) {
+            ("in_progress", "success") => {
+                tx.execute(
+                    "update deployment set traffic = 1, monitor_until = $2 where deployment_id = $1",
+                    vals![id, st.at + window_s * 1000],
+                )
+                .await?;
+                let reason = format!(
+                    "succeeded on GitHub{}",
+                    what.map(|w| format!(": {w}")).unwrap_or_default()
+                );
+                transition(
+                    &mut tx,
+                    &mut row,
+                    DeployState::Succeeded,
+                    &by,
+                    &reason,
+                    st.at,
+                )
+                .await?;
+                event(
+                    &mut tx,
+                    project_id,
+                    "deployment.succeeded",
+                    "info",
+                    &format!("{project} {} → {} succeeded", row.version, row.environment),
+                    None,
+                    st.at,
+                )
+                .await?;
+            }
+            ("in_progress", "failure" | "error") => {
+                let reason = what.unwrap_or_else(|| format!("GitHub reported {}", st.state));
+                tx.execute(
+                    "update deployment set failure_reason = $2 where deployment_id = $1",
+                    vals![id, reason.clone()],
+                )
+                .await?;
+                transition(
+                    &mut tx,
+                    &mut row,
+                    DeployState::Failed,
+                    &by,
+                    &format!("failed: {reason}"),
+                    st.at,
+                )
+                .await?;
+                event(
+                    &mut tx,
+                    project_id,
+                    "deployment.failed",
+                    "warning",
+                    &format!("{project} {} → {} failed", row.version, row.environment),
+                    Some(reason),
+                    st.at,
+                )
+                .await?;
+            }
+            _ => {}
+        }
+    }
+    let state = row.state.parse().unwrap_or(DeployState::InProgress);
+    tx.commit().await?;
+    Ok(Some((id, state)))
+}
+
 /// Writes a finished deployment with its own times (demo history, GitHub deployments), with
 /// the release (created on first sight), approvals by known users, transitions as they
 /// happened, health samples and, for a rollback, the deployment it replaced. Idempotent by
@@ -351,32 +563,15 @@ pub async fn record_past(
         )
         .await?;
     }
-    let release: Option<(i64, String)> = tx
-        .opt(
-            "select release_id, commit_sha from release where project_id = $1 and version = $2",
-            vals![project_id, past.version.clone()],
-        )
-        .await?;
-    let release_id = match release {
-        Some((id, commit)) if commit == sha => id,
-        Some((_, commit)) => {
-            return Err(StoreError::Conflict(format!(
-                "version: {project} {} is commit {}, not {}",
-                past.version,
-                &commit[..commit.len().min(12)],
-                &sha[..sha.len().min(12)]
-            )))
-        }
-        None => {
-            tx.one::<(i64,)>(
-                "insert into release (project_id, version, commit_sha, git_ref, created_by, created_at) \
-                 values ($1, $2, $3, $4, $5, $6) returning release_id",
-                vals![project_id, past.version.clone(), sha.clone(), past.git_ref.clone(), past.requested_by.clone(), past.requested_at],
-            )
-            .await?
-            .0
-        }
-    };
+    let release_id = release_for(
+        &mut tx,
+        (project_id, project),
+        &past.version,
+        &sha,
+        past.git_ref.clone(),
+        (&past.requested_by, past.requested_at),
+    )
+    .await?;
     let finished = past.finished_at.unwrap_or(past.requested_at);
     let monitor_until = (past.outcome == DeployState::Succeeded)
         .then(|| finished + env.protection.monitoring_window_s * 1000);
@@ -465,6 +660,20 @@ pub async fn record_past(
             .await?;
         }
         at = at.max(*when);
+    }
+    // Whoever approved first had ticked the checklist by then.
+    if let (Some((first, when)), false) = (
+        past.approvals.first(),
+        past.outcome == DeployState::Rejected,
+    ) {
+        for item in &env.checklist {
+            tx.execute(
+                "insert into checklist_tick (deployment_id, checklist_item_id, ticked_by, ticked_at) \
+                 values ($1, $2, $3, $4) on conflict (deployment_id, checklist_item_id) do nothing",
+                vals![id, item.id, first.clone(), *when],
+            )
+            .await?;
+        }
     }
     if past.outcome == DeployState::Rejected {
         step(

@@ -129,6 +129,16 @@ impl Row {
         self.state.parse().unwrap_or(DeployState::Requested)
     }
 
+    /// When "what is live" is read for this deployment: now while it is open, when it was
+    /// requested once it has ended (so history keeps its own diff).
+    fn as_of(&self) -> i64 {
+        if self.state().is_terminal() {
+            self.requested_at
+        } else {
+            i64::MAX
+        }
+    }
+
     fn strategy(&self) -> Strategy {
         self.strategy.parse().unwrap_or(Strategy::Rolling)
     }
@@ -169,7 +179,7 @@ pub(super) async fn lock(tx: &mut Tx, id: i64) -> StoreResult<Row> {
 }
 
 /// Records a state change (compare-and-set on the state it leaves).
-async fn transition(
+pub(super) async fn transition(
     tx: &mut Tx,
     row: &mut Row,
     to: DeployState,
@@ -1579,14 +1589,14 @@ async fn health(tx: &mut Tx, id: i64, last: i64) -> StoreResult<Vec<HealthSample
 }
 
 /// The releases a rollback of `row` can return to: the last three other releases that
-/// succeeded in its environment before it.
+/// succeeded in its environment before it and were not rolled back themselves.
 async fn rollback_targets(tx: &mut Tx, row: &Row) -> StoreResult<Vec<RollbackTarget>> {
     let rows: Vec<(i64, String, i64, Option<i64>)> = tx
         .all(
             "select r.release_id, r.version, max(d.deployment_id), max(d.finished_at) from deployment d \
              join release r on r.release_id = d.release_id \
              where d.environment_id = $1 and d.release_id <> $2 and d.deployment_id < $3 \
-             and d.state in ('succeeded', 'rolled_back') and d.finished_at is not null \
+             and d.state = 'succeeded' and d.finished_at is not null \
              group by r.release_id, r.version order by max(d.finished_at) desc limit 3",
             vals![row.environment_id, row.release_id, row.deployment_id],
         )
@@ -1723,14 +1733,15 @@ pub async fn rollback(
     Ok(made)
 }
 
-/// The commit of what is live in the row's environment (the latest success before it).
+/// The commit of what was live in the row's environment when it was requested (the latest
+/// deployment there that had succeeded by then, even if rolled back since).
 pub(super) async fn live_commit(tx: &mut Tx, row: &Row) -> StoreResult<Option<String>> {
     let live: Option<(String,)> = tx
         .opt(
             "select r.commit_sha from deployment d join release r on r.release_id = d.release_id \
-             where d.environment_id = $1 and d.state = 'succeeded' and d.deployment_id <> $2 \
-             and d.release_id <> $3 order by d.finished_at desc limit 1",
-            vals![row.environment_id, row.deployment_id, row.release_id],
+             where d.environment_id = $1 and d.state in ('succeeded', 'rolled_back') and d.deployment_id <> $2 \
+             and d.release_id <> $3 and d.finished_at <= $4 order by d.finished_at desc limit 1",
+            vals![row.environment_id, row.deployment_id, row.release_id, row.as_of()],
         )
         .await?;
     Ok(live.map(|l| l.0))
@@ -1829,10 +1840,10 @@ pub async fn get(db: &Db, id: i64) -> StoreResult<DeploymentDetail> {
     let live_row: Option<Row> = tx
         .opt(
             &format!(
-                "{SELECT} where d.environment_id = $1 and d.state = 'succeeded' and d.deployment_id <> $2 \
-                 order by d.finished_at desc limit 1"
+                "{SELECT} where d.environment_id = $1 and d.state in ('succeeded', 'rolled_back') \
+                 and d.deployment_id <> $2 and d.finished_at <= $3 order by d.finished_at desc limit 1"
             ),
-            vals![row.environment_id, id],
+            vals![row.environment_id, id, row.as_of()],
         )
         .await?;
     let from = live_commit(&mut tx, &row).await?;

@@ -149,12 +149,16 @@ pub enum Event {
         suite: CheckSuite,
     },
     Push(Push),
-    /// Kept as delivered for the deployments area.
+    /// A GitHub deployment: recorded as a Gatehouse deployment of its environment.
     Deployment {
         action: Option<String>,
+        deployment: GhDeployment,
     },
+    /// A deployment's new state (`success`, `failure`…): moves the recorded deployment on.
     DeploymentStatus {
         action: Option<String>,
+        status: GhDeploymentStatus,
+        deployment: GhDeployment,
     },
     /// Answered 202 and not read.
     Ignored(String),
@@ -182,9 +186,44 @@ struct SuiteBody {
     check_suite: CheckSuite,
 }
 
+/// The `deployment` object of `deployment` and `deployment_status` deliveries.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct GhDeployment {
+    pub id: i64,
+    pub sha: String,
+    #[serde(rename = "ref", default)]
+    pub git_ref: Option<String>,
+    pub environment: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub creator: Option<Account>,
+}
+
+/// The `deployment_status` object: `state` is error, failure, inactive, in_progress, queued,
+/// pending or success.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct GhDeploymentStatus {
+    pub state: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub creator: Option<Account>,
+}
+
 #[derive(Deserialize)]
-struct Actionable {
-    action: Option<String>,
+struct DeploymentBody {
+    deployment: GhDeployment,
+}
+
+#[derive(Deserialize)]
+struct DeploymentStatusBody {
+    deployment_status: GhDeploymentStatus,
+    deployment: GhDeployment,
 }
 
 fn read<T: serde::de::DeserializeOwned>(event: &str, body: &[u8]) -> Result<T, String> {
@@ -219,12 +258,21 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Event, String> {
             }
         }
         "push" => Event::Push(read(event, body)?),
-        "deployment" => Event::Deployment {
-            action: read::<Actionable>(event, body)?.action,
-        },
-        "deployment_status" => Event::DeploymentStatus {
-            action: read::<Actionable>(event, body)?.action,
-        },
+        "deployment" => {
+            let e: Envelope<DeploymentBody> = read(event, body)?;
+            Event::Deployment {
+                action: e.action,
+                deployment: e.body.deployment,
+            }
+        }
+        "deployment_status" => {
+            let e: Envelope<DeploymentStatusBody> = read(event, body)?;
+            Event::DeploymentStatus {
+                action: e.action,
+                status: e.body.deployment_status,
+                deployment: e.body.deployment,
+            }
+        }
         other => Event::Ignored(other.to_string()),
     })
 }

@@ -5,6 +5,7 @@ use super::error::{ApiError, ApiResult};
 use crate::ingest::github::{self, Event};
 use app::model::{Job, NewRun, Performance, Provider, RunStatus, Security};
 use app::state::AppState;
+use app::store::deploy_views::{self, GithubDeployment, GithubStatus};
 use app::store::runs::{self, RunUpdate};
 use app::store::webhooks::{self, Delivery, PushedCommit};
 use app::store::{projects, Db};
@@ -120,6 +121,43 @@ async fn upsert_run(db: &Db, project_id: i64, new: &NewRun) -> ApiResult<i64> {
     Ok(stored.id)
 }
 
+/// Records a GitHub deployment (and its status) in the environment of the same name.
+async fn github_deployment(
+    db: &Db,
+    project_id: i64,
+    action: Option<String>,
+    d: &github::GhDeployment,
+    status: Option<&GithubStatus>,
+) -> ApiResult<(StatusCode, Option<String>, String, bool)> {
+    let record = GithubDeployment {
+        github_id: d.id,
+        environment: d.environment.clone(),
+        commit_sha: d.sha.clone(),
+        git_ref: d.git_ref.clone(),
+        creator: d.creator.as_ref().and_then(|c| c.login.clone()),
+        created_at: github::time(&d.created_at).unwrap_or_else(app::store::now_ms),
+    };
+    Ok(
+        match deploy_views::github_deployment(db, project_id, &record, status).await? {
+            Some((id, state)) => (
+                StatusCode::OK,
+                action,
+                format!("deployment {id} {state}"),
+                false,
+            ),
+            None => (
+                StatusCode::ACCEPTED,
+                action,
+                format!(
+                    "ignored: the project has no environment `{}` (add it to record GitHub's deployments there)",
+                    d.environment
+                ),
+                false,
+            ),
+        },
+    )
+}
+
 /// Applies an event; returns the status to answer, its action, what was done, and whether the
 /// payload is kept.
 async fn handle(
@@ -225,18 +263,23 @@ async fn handle(
                 false,
             )
         }
-        Event::Deployment { action } => (
-            StatusCode::OK,
+        Event::Deployment { action, deployment } => {
+            github_deployment(db, project_id, action, &deployment, None).await?
+        }
+        Event::DeploymentStatus {
             action,
-            "stored for the deployments area".into(),
-            true,
-        ),
-        Event::DeploymentStatus { action } => (
-            StatusCode::OK,
-            action,
-            "stored for the deployments area".into(),
-            true,
-        ),
+            status,
+            deployment,
+        } => {
+            let st = GithubStatus {
+                at: github::time(&status.created_at)
+                    .or_else(|| github::time(&deployment.created_at))
+                    .unwrap_or_else(app::store::now_ms),
+                state: status.state,
+                description: status.description,
+            };
+            github_deployment(db, project_id, action, &deployment, Some(&st)).await?
+        }
         Event::Ignored(kind) => (
             StatusCode::ACCEPTED,
             None,

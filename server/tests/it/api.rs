@@ -415,6 +415,73 @@ async fn github_webhooks_are_verified_deduplicated_and_applied() {
             .await;
         assert_eq!(status, 422, "{label}: {err}");
 
+        // GitHub deployments become deployments of the environment of the same name.
+        let created = std::fs::read(dir.join("deployment/payload.json")).unwrap();
+        let (status, out) = api.send(deliver("deployment", "d-7", created, None)).await;
+        assert_eq!(status, 200, "{label}: {out}");
+        let success = std::fs::read(dir.join("deployment_status/payload.json")).unwrap();
+        let (status, out) = api
+            .send(deliver("deployment_status", "d-8", success.clone(), None))
+            .await;
+        assert_eq!(status, 200, "{label}: {out}");
+        let outcome = out["outcome"].as_str().unwrap_or_default().to_string();
+        assert!(outcome.ends_with(" succeeded"), "{label}: {out}");
+        let (status, _) = api
+            .send(deliver("deployment_status", "d-9", success, None))
+            .await;
+        assert_eq!(
+            status, 200,
+            "{label}: a status applied twice changes nothing"
+        );
+        let listed = app::store::deployments::list(
+            &store,
+            &app::store::deployments::ListFilter {
+                project: Some("shop".into()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            listed.len(),
+            1,
+            "{label}: one GitHub deployment, one Gatehouse deployment"
+        );
+        let d = app::store::deployments::get(&store, listed[0].id)
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                d.summary.environment.as_str(),
+                d.summary.version.as_str(),
+                d.summary.state,
+                d.summary.requested_by.as_str()
+            ),
+            (
+                "production",
+                "master@f95f852",
+                app::model::DeployState::Succeeded,
+                "github:Codertocat"
+            ),
+            "{label}"
+        );
+        assert_eq!(
+            d.summary.started_at,
+            Some(1_557_933_653_000),
+            "{label}: GitHub's own time"
+        );
+        let pages = std::fs::read(dir.join("deployment/gh-pages.payload.json")).unwrap();
+        let (status, out) = api.send(deliver("deployment", "d-10", pages, None)).await;
+        assert_eq!(status, 202, "{label}: {out}");
+        assert!(
+            out["outcome"]
+                .as_str()
+                .unwrap()
+                .contains("no environment `github-pages`"),
+            "{out}"
+        );
+
         let other = "/api/v1/projects/other/webhooks/github";
         let (status, err) = api
             .send(

@@ -149,7 +149,11 @@ async fn history_is_written_as_it_happened_and_read_back() {
             two.transitions
         );
         let notes: Vec<&str> = two.notes.iter().map(|s| s.title.as_str()).collect();
-        assert_eq!(notes, ["Breaking changes", "Features", "Bug fixes"], "{label}");
+        assert_eq!(
+            notes,
+            ["Breaking changes", "Features", "Bug fixes"],
+            "{label}"
+        );
 
         // Live: the rollback put 1.0.0 back in production; staging has nothing.
         let live = deploy_views::live(&db, Some("shop")).await.unwrap();

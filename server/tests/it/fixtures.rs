@@ -308,8 +308,22 @@ fn github_webhook_payloads_are_read_with_their_quoted_fields() {
                 eq("forced", Some(flag(push.forced)));
                 checked += 1;
             }
-            github::Event::Deployment { action } | github::Event::DeploymentStatus { action } => {
+            github::Event::Deployment { action, deployment } => {
                 assert_eq!(action.as_deref(), Some(row["action"].as_str()), "{file}");
+                eq("environment", Some(&deployment.environment));
+                eq("ref", deployment.git_ref.as_deref());
+                eq("sha", Some(&deployment.sha));
+                checked += 1;
+            }
+            github::Event::DeploymentStatus {
+                action,
+                status,
+                deployment,
+            } => {
+                assert_eq!(action.as_deref(), Some(row["action"].as_str()), "{file}");
+                eq("state", Some(&status.state));
+                eq("environment", Some(&deployment.environment));
+                eq("deployment.sha", Some(&deployment.sha));
                 checked += 1;
             }
             github::Event::Ignored(kind) => {
