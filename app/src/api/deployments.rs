@@ -155,12 +155,11 @@ pub async fn rollback_deployment(
     let (state, user) = require(Role::Approver).await?;
     respond(
         async {
-            if reason.trim().is_empty() {
-                return Err(AppError::Invalid(
-                    "reason: say why you roll back (it goes in the history and the audit log)"
-                        .into(),
-                ));
-            }
+            // One click: the reason is optional (the history says who and when regardless).
+            let reason = match reason.trim() {
+                "" => "rolled back from the deployment page".to_string(),
+                r => r.to_string(),
+            };
             let (rollback, _) = crate::store::deployments::rollback(
                 &state.db,
                 id,

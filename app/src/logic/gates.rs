@@ -138,7 +138,7 @@ pub fn describe(r: &GateResult) -> String {
 /// 98%), coverage ≥ 80% (warn below 85%), p95 ≤ 500 ms (warn above 200), error rate ≤ 1%
 /// (warn above 0.1%), zero critical findings, few flaky tests. `(metric, higher is better,
 /// warn, fail, weight, key)`.
-pub fn seed_gates(production: bool) -> Vec<(GateMetric, bool, f64, f64, f64, bool)> {
+pub fn seed_gates(production: bool) -> Vec<GateRow> {
     let mut gates = vec![
         (GateMetric::TestPassRate, true, 0.98, 0.95, 2.0, true),
         (GateMetric::LineCoverage, true, 0.85, 0.80, 1.0, true),
@@ -152,6 +152,9 @@ pub fn seed_gates(production: bool) -> Vec<(GateMetric, bool, f64, f64, f64, boo
     }
     gates
 }
+
+/// A gate's definition: `(metric, higher is better, warn, fail, weight, key)`.
+pub type GateRow = (GateMetric, bool, f64, f64, f64, bool);
 
 /// A gate as an admin writes it on one line: `metric higher|lower warn fail weight [key]`,
 /// e.g. `test_pass_rate higher 0.98 0.95 2 key`. Fractions, not percents.
@@ -173,9 +176,7 @@ pub fn gate_line(g: &Gate) -> String {
 
 /// Reads gates written one per line (see [`gate_line`]); blank lines and `#` comments are
 /// skipped. Errors name the line. Returns `(metric, higher is better, warn, fail, weight, key)`.
-pub fn parse_gate_lines(
-    text: &str,
-) -> Result<Vec<(GateMetric, bool, f64, f64, f64, bool)>, String> {
+pub fn parse_gate_lines(text: &str) -> Result<Vec<GateRow>, String> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("").trim();

@@ -443,8 +443,8 @@ fn Rollback(id: i64, targets: Vec<RollbackTarget>) -> impl IntoView {
                     </option>
                 }).collect_view()}
             </select>
-            <label for="rollback-reason">"Reason"</label>
-            <input id="rollback-reason" name="reason" required maxlength="500" placeholder="Error rate after the release"/>
+            <label for="rollback-reason">"Reason (optional)"</label>
+            <input id="rollback-reason" name="reason" maxlength="500" placeholder="Error rate after the release"/>
             <button type="submit" class="danger" id="rollback-button">"Roll back now"</button>
         </ActionForm>
     }
@@ -468,6 +468,23 @@ fn CancelForm(id: i64) -> impl IntoView {
     }
 }
 
+/// Reloads the page unless someone has typed into one of its forms.
+fn reload_unless_typing() {
+    #[cfg(feature = "hydrate")]
+    {
+        let typing = document()
+            .query_selector(
+                "textarea:not(:placeholder-shown), input[name=reason]:not(:placeholder-shown)",
+            )
+            .ok()
+            .flatten()
+            .is_some();
+        if !typing {
+            let _ = window().location().reload();
+        }
+    }
+}
+
 /// Reloads the page when the deployment changes (a decision, a step, a health sample), unless
 /// someone is typing in one of its forms.
 #[island]
@@ -481,21 +498,8 @@ fn LiveRefresh(id: i64, stamp: String) -> impl IntoView {
                     let Ok(fresh) = deployment_stamp(id).await else {
                         return;
                     };
-                    if fresh == stamp {
-                        return;
-                    }
-                    #[cfg(feature = "hydrate")]
-                    {
-                        let typing = document()
-                            .query_selector(
-                                "textarea:not(:placeholder-shown), input[name=reason]:not(:placeholder-shown)",
-                            )
-                            .ok()
-                            .flatten()
-                            .is_some();
-                        if !typing {
-                            let _ = window().location().reload();
-                        }
+                    if fresh != stamp {
+                        reload_unless_typing();
                     }
                 });
             },
@@ -526,7 +530,7 @@ fn Canary(detail: DeploymentDetail, now: i64) -> impl IntoView {
                             <strong>{format!("{:.0}%", step.traffic * 100.0)}</strong>
                             {(step.pause_s > 0).then(|| format!(" · pause {}", duration_words(step.pause_s)))}
                             {pause_left.map(|l| view! { <span class="muted">{format!(" ({} left)", duration_words((l + 999) / 1000))}</span> })}
-                            {reached.then(|| view! { " ✓" })}
+                            {reached.then_some(" ✓")}
                         </li>
                     }
                 }).collect_view()}

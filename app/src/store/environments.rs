@@ -21,7 +21,7 @@ pub struct GateSpec {
     pub key: bool,
 }
 
-impl From<(GateMetric, bool, f64, f64, f64, bool)> for GateSpec {
+impl From<crate::logic::gates::GateRow> for GateSpec {
     /// From `(metric, higher is better, warn, fail, weight, key)`.
     fn from(
         (metric, higher_is_better, warn, fail, weight, key): (
