@@ -1,6 +1,7 @@
 //! Pure rules with no I/O, unit-tested, usable in the browser and on the server.
 
 pub mod bands;
+pub mod calibration;
 pub mod deploy;
 pub mod flaky;
 pub mod gates;

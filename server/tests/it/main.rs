@@ -2,6 +2,7 @@
 //! HTTP stack through a real server on a free port.
 
 mod api;
+mod calibration;
 mod deploy_api;
 mod deploy_store;
 mod deploy_views;
