@@ -3,7 +3,8 @@
 //! open pages; and finished deployments written from elsewhere (demo history, GitHub).
 
 use super::deployments::{
-    commits_between, decision_inputs, event, lock, transition, Person, Row, SELECT,
+    commits_between, decision_inputs, event, lock, store_commit, transition, NewCommit, Person,
+    Row, SELECT,
 };
 use super::environments;
 use super::tx::Tx;
@@ -549,19 +550,13 @@ pub async fn record_past(
     }
     let sha = past.commit_sha.trim().to_ascii_lowercase();
     for (c_sha, message, author, at) in &past.commits {
-        tx.execute(
-            "insert into git_commit (project_id, sha, message, author, committed_at, branch) \
-             values ($1, $2, $3, $4, $5, $6) on conflict (project_id, sha) do nothing",
-            vals![
-                project_id,
-                c_sha.trim().to_ascii_lowercase(),
-                message.clone(),
-                author.clone(),
-                *at,
-                past.git_ref.clone()
-            ],
-        )
-        .await?;
+        let commit = NewCommit {
+            sha: c_sha.clone(),
+            message: message.clone(),
+            author: author.clone(),
+            committed_at: Some(*at),
+        };
+        store_commit(&mut tx, project_id, &commit, past.git_ref.clone()).await?;
     }
     let release_id = release_for(
         &mut tx,

@@ -650,6 +650,29 @@ fn check_request(new: &NewDeployment) -> StoreResult<(String, String)> {
     Ok((version, sha))
 }
 
+/// Stores a commit for release notes, once per project and sha.
+pub(super) async fn store_commit(
+    tx: &mut Tx,
+    project_id: i64,
+    c: &NewCommit,
+    branch: Option<String>,
+) -> StoreResult<()> {
+    tx.execute(
+        "insert into git_commit (project_id, sha, message, author, committed_at, branch) \
+         values ($1, $2, $3, $4, $5, $6) on conflict (project_id, sha) do nothing",
+        vals![
+            project_id,
+            c.sha.trim().to_ascii_lowercase(),
+            c.message.clone(),
+            c.author.clone(),
+            c.committed_at,
+            branch
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Requests a deployment of `version` at `commit` to an environment, creating the release on
 /// first sight. Idempotent: the same `request_key`, or the same release still pending or
 /// running in that environment, returns the existing deployment (`false`).
@@ -692,19 +715,7 @@ pub async fn request(
         }
     }
     for c in &new.commits {
-        tx.execute(
-            "insert into git_commit (project_id, sha, message, author, committed_at, branch) \
-             values ($1, $2, $3, $4, $5, $6) on conflict (project_id, sha) do nothing",
-            vals![
-                project_id,
-                c.sha.trim().to_ascii_lowercase(),
-                c.message.clone(),
-                c.author.clone(),
-                c.committed_at,
-                git_ref.clone()
-            ],
-        )
-        .await?;
+        store_commit(&mut tx, project_id, c, git_ref.clone()).await?;
     }
     let existing: Option<(i64, String)> = tx
         .opt(
