@@ -37,7 +37,7 @@ fn linspace01(n: usize) -> Vec<f64> {
 }
 
 /// The `q`-th fraction quantile of sorted `a`, linear interpolation (NumPy's default).
-fn quantile_sorted(a: &[f64], q: f64) -> f64 {
+pub(crate) fn quantile_sorted(a: &[f64], q: f64) -> f64 {
     let last = a.len() - 1;
     let at = q * last as f64;
     let lo = (at.floor() as usize).min(last);

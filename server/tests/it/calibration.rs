@@ -76,3 +76,39 @@ fn metrics_match_scikit_learn() {
         }
     }
 }
+
+#[test]
+fn ks_matches_scipy() {
+    use app::logic::drift::{kolmogorov_sf, ks_2samp, smirnov_sf};
+    let text = include_str!("calibration_reference.json");
+    let reference: Value = serde_json::from_str(text).expect("reference JSON");
+    let pairs = reference["ks"].as_array().expect("ks pairs");
+    assert!(pairs.len() >= 10);
+    for pair in pairs {
+        let name = pair["name"].as_str().unwrap();
+        let got = ks_2samp(&floats(&pair["a"]), &floats(&pair["b"])).unwrap();
+        close(
+            name,
+            "ks statistic",
+            &[got.statistic],
+            &[pair["statistic"].as_f64().unwrap()],
+        );
+        match pair["pvalue"].as_f64() {
+            Some(want) => close(name, "ks p-value", &[got.p_value.unwrap()], &[want]),
+            None => assert_eq!(got.p_value, None, "{name}: no p-value"),
+        }
+    }
+    for (key, f) in [
+        ("kstwo", kolmogorov_sf as fn(u64, f64) -> f64),
+        ("smirnov", smirnov_sf as fn(u64, f64) -> f64),
+    ] {
+        let grid = reference[key].as_array().expect("grid");
+        assert!(grid.len() > 200);
+        for point in grid {
+            let n = point[0].as_u64().unwrap();
+            let x = point[1].as_f64().unwrap();
+            let want = point[2].as_f64().unwrap();
+            close(&format!("{key}(n={n}, x={x})"), "p", &[f(n, x)], &[want]);
+        }
+    }
+}
