@@ -141,7 +141,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/deployments") view=DeploymentsPage ssr=SsrMode::Async/>
                     <Route path=path!("/deployments/:id") view=DeploymentPage ssr=SsrMode::Async/>
                     <Route path=path!("/approvals") view=ApprovalsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/calibration") view=|| view! { <NotBuilt area=Area::Calibration/> }/>
+                    <Route path=path!("/calibration") view=CalibrationPage/>
                     <Route path=path!("/flags") view=|| view! { <NotBuilt area=Area::Flags/> }/>
                     <Route path=path!("/account") view=AccountPage/>
                     <Route path=path!("/settings") view=SettingsPage/>

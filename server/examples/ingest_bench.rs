@@ -159,6 +159,7 @@ async fn main() {
         jobs: Vec::new(),
         performance: Performance::default(),
         security: Security::default(),
+        change: Default::default(),
     };
     let (run, _) = runs::create_or_get(&db, project.id, &new)
         .await

@@ -191,7 +191,33 @@ pub async fn generate(
         let number = 1000 + rng.gen_range(0..500);
         live.push((p, project.id, tests, outage_day, number));
     }
+    let mut broken_branches: std::collections::HashMap<(i64, String), bool> =
+        std::collections::HashMap::new();
+    let reviewer = Actor {
+        user_id: None,
+        username: Some("ines.ml".into()),
+        ip: None,
+    };
     for d in (0..90i64).rev() {
+        // Thirty days ago a reviewer trained a learned model, which has run in shadow since.
+        if d == 30 {
+            let at = now - 30 * day;
+            for (_, project_id, ..) in live.iter() {
+                let trained = app::store::predictor::train_learned(
+                    db,
+                    *project_id,
+                    now - 91 * day,
+                    at,
+                    0.35,
+                    &reviewer,
+                    at,
+                )
+                .await;
+                if let Err(e) = trained {
+                    eprintln!("demo data: no learned model for project {project_id}: {e}");
+                }
+            }
+        }
         for (p, project_id, tests, outage_day, number) in live.iter_mut() {
             let runs_today = rng.gen_range(p.runs_per_day.0..=p.runs_per_day.1) * scale;
             for k in 0..runs_today {
@@ -208,7 +234,23 @@ pub async fn generate(
                     FEATURES[rng.gen_range(0..FEATURES.len())].to_string()
                 };
                 let commit = sha(rng);
-                let broken = !main && rng.gen_bool(0.12);
+                // What makes a run fail is learnable, as in real teams: big changes, some
+                // authors' habits, and a feature branch that was broken last time.
+                let author = rng.gen_range(0..AUTHORS.len());
+                let lines = (10.0 * 200f64.powf(rng.gen::<f64>())) as i64;
+                let sent_lines = rng.gen_bool(0.85).then_some(lines);
+                let habit = 1.0 + (author % 3) as f64 * 0.7;
+                let still_broken =
+                    broken_branches.get(&(*project_id, branch.clone())) == Some(&true);
+                let p_broken = if main {
+                    0.01 * (1.0 + lines as f64 / 800.0)
+                } else if still_broken {
+                    0.65
+                } else {
+                    0.04 * habit * (1.0 + lines as f64 / 500.0)
+                };
+                let broken = rng.gen_bool(p_broken.min(0.9));
+                broken_branches.insert((*project_id, branch.clone()), broken);
                 let outage = d == *outage_day && k == 0;
                 let run = DemoRun {
                     number: *number,
@@ -219,6 +261,8 @@ pub async fn generate(
                     broken,
                     outage,
                     main,
+                    author,
+                    lines: sent_lines,
                 };
                 let shard = shard_of(tests, cases_per_run, *number);
                 let first = demo_run(db, *project_id, p, shard, rng, run).await?;
@@ -237,11 +281,39 @@ pub async fn generate(
                         broken: false,
                         outage: false,
                         main,
+                        author,
+                        lines: sent_lines,
                     };
                     demo_run(db, *project_id, p, shard, rng, retry).await?;
                     total += 1;
                 }
             }
+        }
+    }
+    // Reviewers acknowledged most risk alerts within minutes; a few waited for hours.
+    for (_, project_id, ..) in &live {
+        let alerts = app::store::predictor::alerts(db, *project_id, 10_000).await?;
+        for (i, a) in alerts.iter().enumerate() {
+            if a.opened_at > now - 2 * 3_600_000 || i % 7 == 3 {
+                continue; // recent ones and a few older ones are still open
+            }
+            let delay = if i % 9 == 0 {
+                rng.gen_range(20..240) * 60_000
+            } else {
+                rng.gen_range(30..420) * 1000
+            };
+            let who = if i % 2 == 0 { &reviewer } else { &lead_ravi() };
+            app::store::predictor::acknowledge_at(db, a.id, who, a.opened_at + delay).await?;
+        }
+        // The weekly retraining has been claimed for this week (the shadow model is recent).
+        let due = crate::jobs::last_sunday_2am(now);
+        if app::store::predictor::claim_retrain(db, *project_id, due, now).await? {
+            app::store::predictor::record_retrain(
+                db,
+                *project_id,
+                "demo history: v2 trained 30 days ago",
+            )
+            .await?;
         }
     }
     // A team lead has quarantined each project's flakiest test of the last two weeks.
@@ -266,6 +338,14 @@ pub async fn generate(
     Ok(total)
 }
 
+fn lead_ravi() -> Actor {
+    Actor {
+        user_id: None,
+        username: Some("ravi.qa".into()),
+        ip: None,
+    }
+}
+
 /// The tests a run executes: all of them, or the run number's shard of `per_run` tests.
 fn shard_of(tests: &[DemoTest], per_run: Option<usize>, number: u32) -> &[DemoTest] {
     match per_run {
@@ -287,6 +367,10 @@ struct DemoRun<'a> {
     broken: bool,
     outage: bool,
     main: bool,
+    /// Index into [`AUTHORS`].
+    author: usize,
+    /// Lines changed, when the CI system sends it.
+    lines: Option<i64>,
 }
 
 async fn demo_run(
@@ -437,7 +521,7 @@ async fn demo_run(
         },
         commit_sha: Some(r.commit.into()),
         branch: Some(r.branch.into()),
-        author: Some(AUTHORS[rng.gen_range(0..AUTHORS.len())].into()),
+        author: Some(AUTHORS[r.author].into()),
         trigger: Some(if r.main { "push" } else { "pull_request" }.into()),
         url: Some(match p.provider {
             Provider::Gitlab => format!("{}/-/pipelines/{}", p.repo, r.number),
@@ -450,6 +534,10 @@ async fn demo_run(
         jobs,
         performance,
         security,
+        change: app::model::ChangeSize {
+            lines: r.lines,
+            files: r.lines.map(|l| (l / 40).clamp(1, 60)),
+        },
     };
     let (run, _) = runs::create_or_get(db, project_id, &new).await?;
     let (tx, rx) = tokio::sync::mpsc::channel(2);

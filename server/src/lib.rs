@@ -139,6 +139,8 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .route("/login", post(web::login))
         .route("/logout", post(web::logout))
         .route("/theme", post(web::toggle_theme))
+        .route("/calibration/export.csv", get(web::calibration_csv))
+        .route("/calibration/chart/{name}", get(web::calibration_svg))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -212,6 +214,7 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     tracing::info!(site_root = %state.leptos_options.site_root, backend = ?db.backend(), "starting");
     let _cleanup = jobs::spawn_session_cleanup(SessionStore::new(db.clone()));
     let _timers = jobs::spawn_deployment_timers(db.clone());
+    let _predictor = jobs::spawn_predictor(db.clone());
     let app = router(state, &settings);
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await

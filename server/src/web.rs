@@ -322,3 +322,129 @@ pub async fn server_fn_status(req: Request, next: Next) -> Response {
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
+
+/// The calibration page's filters, as its export links carry them.
+#[derive(Debug, serde::Deserialize)]
+pub struct CalibrationExport {
+    project: String,
+    version: Option<i64>,
+    compare: Option<i64>,
+    days: Option<i64>,
+    binning: Option<String>,
+}
+
+async fn calibration_view(
+    state: &AppState,
+    q: &CalibrationExport,
+) -> Result<app::model::CalibrationView, Response> {
+    use app::logic::calibration::Binning;
+    use app::store::calibration::{calibration, ReportQuery};
+    let bad = |m: String| (StatusCode::UNPROCESSABLE_ENTITY, m).into_response();
+    let days = q.days.unwrap_or(30);
+    if !(1..=730).contains(&days) {
+        return Err(bad(format!("days: 1 to 730 (got {days})")));
+    }
+    let binning = match q.binning.as_deref() {
+        None | Some("") | Some("uniform") => Binning::Uniform,
+        Some("quantile") => Binning::Quantile,
+        Some(other) => return Err(bad(format!("binning: uniform or quantile (got `{other}`)"))),
+    };
+    let store_error = |e: app::store::StoreError| match e {
+        app::store::StoreError::NotFound(m) => (StatusCode::NOT_FOUND, m).into_response(),
+        app::store::StoreError::Invalid(m) => bad(m),
+        other => {
+            tracing::error!(error = %other, "calibration export failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the report could not be computed",
+            )
+                .into_response()
+        }
+    };
+    let p = app::store::projects::require(&state.db, &q.project)
+        .await
+        .map_err(store_error)?;
+    let now = app::store::now_ms();
+    calibration(
+        &state.db,
+        p.id,
+        &q.project,
+        &ReportQuery {
+            version: q.version,
+            from: now - days * 86_400_000,
+            to: now,
+            threshold: None,
+            binning,
+            bins: 10,
+            compare: q.compare,
+        },
+    )
+    .await
+    .map_err(store_error)
+}
+
+/// `GET /calibration/export.csv`: the calibration report as the page shows it (signed in).
+pub async fn calibration_csv(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<CalibrationExport>,
+) -> Response {
+    match calibration_view(&state, &q).await {
+        Ok(view) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!(
+                        "attachment; filename=\"{}-calibration-v{}.csv\"",
+                        q.project, view.model.version
+                    ),
+                ),
+            ],
+            app::logic::report::to_csv(&view),
+        )
+            .into_response(),
+        Err(r) => r,
+    }
+}
+
+/// `GET /calibration/chart/{name}`: one of the page's charts as a standalone SVG file.
+pub async fn calibration_svg(
+    State(state): State<AppState>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<CalibrationExport>,
+) -> Response {
+    let name = name.trim_end_matches(".svg").to_string();
+    let view = match calibration_view(&state, &q).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let charts = app::charts::calibration::all(&view);
+    match charts.iter().find(|c| c.0 == name) {
+        Some((_, svg)) => (
+            [
+                (header::CONTENT_TYPE, "image/svg+xml".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!(
+                        "attachment; filename=\"{}-{name}-v{}.svg\"",
+                        q.project, view.model.version
+                    ),
+                ),
+            ],
+            app::charts::calibration::standalone(svg),
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            format!(
+                "no chart `{name}` for this report; the charts are {}",
+                charts
+                    .iter()
+                    .map(|c| c.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+            .into_response(),
+    }
+}

@@ -5,6 +5,7 @@
 //! SVG is crisp in the light and the dark theme. Hover titles are added as invisible circles
 //! with `<title>` over each point.
 
+pub mod calibration;
 pub mod duration;
 pub mod health;
 

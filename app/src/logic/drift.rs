@@ -401,6 +401,49 @@ pub fn mape(pairs: &[(f64, f64)]) -> Option<f64> {
     (!used.is_empty()).then(|| used.iter().sum::<f64>() / used.len() as f64)
 }
 
+/// How far one feature moved between the baseline and the recent window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureDrift {
+    pub feature: String,
+    /// Runs with a value in each window.
+    pub baseline: usize,
+    pub recent: usize,
+    pub ks: Option<Ks>,
+    pub psi: Option<f64>,
+    /// 0 stable, 1 moderate shift, 2 large shift (by PSI).
+    pub band: u8,
+}
+
+/// PSI at or above this raises a drift alert (the conventional "large shift").
+pub const PSI_ALERT: f64 = 0.25;
+/// Weekly MAPE of predicted against observed failure rate at or above this raises an alert.
+pub const MAPE_ALERT: f64 = 0.5;
+
+/// Drift of every feature in `keys` between two windows of feature maps.
+pub fn features_drift(
+    keys: &[&str],
+    baseline: &[&std::collections::BTreeMap<String, f64>],
+    recent: &[&std::collections::BTreeMap<String, f64>],
+) -> Vec<FeatureDrift> {
+    keys.iter()
+        .map(|key| {
+            let pick = |rows: &[&std::collections::BTreeMap<String, f64>]| -> Vec<f64> {
+                rows.iter().filter_map(|r| r.get(*key).copied()).collect()
+            };
+            let (a, b) = (pick(baseline), pick(recent));
+            let psi = psi(&a, &b, 10);
+            FeatureDrift {
+                feature: key.to_string(),
+                baseline: a.len(),
+                recent: b.len(),
+                ks: ks_2samp(&a, &b),
+                psi,
+                band: psi.map_or(0, psi_band),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,12 +2,14 @@
 
 pub mod audit;
 pub mod deploy;
+pub mod predictor;
 pub mod project;
 pub mod run;
 pub mod user;
 
 pub use audit::*;
 pub use deploy::*;
+pub use predictor::*;
 pub use project::*;
 pub use run::*;
 pub use user::*;

@@ -261,6 +261,14 @@ impl Security {
     }
 }
 
+/// The size of the change a run tests, when the CI system knows it (a predictor feature).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeSize {
+    /// Lines added plus lines deleted.
+    pub lines: Option<i64>,
+    pub files: Option<i64>,
+}
+
 /// What a CI system reports when a run starts or ends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewRun {
@@ -279,6 +287,8 @@ pub struct NewRun {
     pub jobs: Vec<Job>,
     pub performance: Performance,
     pub security: Security,
+    #[serde(default)]
+    pub change: ChangeSize,
 }
 
 /// A run as stored, with its totals.

@@ -2,6 +2,7 @@
 
 mod account;
 mod audit;
+mod calibration;
 mod deployment;
 mod errors;
 mod login;
@@ -17,6 +18,7 @@ mod users;
 
 pub use account::AccountPage;
 pub use audit::AuditPage;
+pub use calibration::CalibrationPage;
 pub use deployment::DeploymentPage;
 pub use errors::NotFound;
 pub use login::LoginPage;

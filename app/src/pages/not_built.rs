@@ -6,7 +6,6 @@ use leptos_meta::Title;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Area {
     Runs,
-    Calibration,
     Flags,
 }
 
@@ -14,7 +13,6 @@ impl Area {
     fn title(self) -> &'static str {
         match self {
             Area::Runs => "Runs",
-            Area::Calibration => "Calibration",
             Area::Flags => "Feature flags",
         }
     }
@@ -22,7 +20,6 @@ impl Area {
     fn plan(self) -> &'static str {
         match self {
             Area::Runs => "CI runs pushed by GitHub, GitLab, Jenkins or any CI through the REST API, with their JUnit test reports, coverage, durations and flaky tests.",
-            Area::Calibration => "Calibration reports of the CI failure-risk predictor: reliability diagrams, ROC and precision–recall curves, and the thresholds reviewers tune.",
             Area::Flags => "Feature flags per environment, with progressive rollout schedules and an evaluation API for your services.",
         }
     }

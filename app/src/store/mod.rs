@@ -5,9 +5,11 @@
 //! Times are `i64` epoch milliseconds (UTC) everywhere; fractions are `f64` in `[0, 1]`.
 
 pub mod audit;
+pub mod calibration;
 pub mod deploy_views;
 pub mod deployments;
 pub mod environments;
+pub mod predictor;
 pub mod projects;
 pub mod runs;
 pub mod sessions;

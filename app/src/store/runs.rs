@@ -156,9 +156,9 @@ pub async fn create_or_get(db: &Db, project_id: i64, new: &NewRun) -> StoreResul
             "insert into ci_run (project_id, provider, external_id, attempt, workflow, commit_sha, \
              branch, author, trigger, url, status, started_at, finished_at, p50_ms, p95_ms, p99_ms, \
              error_rate, throughput_rps, vuln_critical, vuln_high, vuln_medium, vuln_low, \
-             created_at, updated_at) \
+             created_at, updated_at, change_lines, change_files) \
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18, $19, $20, $21, $22, $23, $23) \
+             $18, $19, $20, $21, $22, $23, $23, $24, $25) \
              on conflict (project_id, provider, external_id, attempt) do nothing \
              returning ci_run_id",
         )
@@ -185,14 +185,21 @@ pub async fn create_or_get(db: &Db, project_id: i64, new: &NewRun) -> StoreResul
         .bind(new.security.medium.map(|v| v as i32))
         .bind(new.security.low.map(|v| v as i32))
         .bind(now)
+        .bind(new.change.lines)
+        .bind(new.change.files)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some((id,)) = row {
             for (position, job) in new.jobs.iter().enumerate() {
                 upsert_job!(&mut *tx, id, position as i32, job);
             }
+            // The failure-risk features and scores commit with the run they describe.
+            let mut tx = super::tx::Tx::from(tx);
+            super::predictor::on_run_created(&mut tx, project_id, id, new, now).await?;
+            tx.commit().await?;
+        } else {
+            tx.commit().await?;
         }
-        tx.commit().await?;
         row.map(|r| r.0)
     });
     match inserted {

@@ -74,6 +74,18 @@ pub enum Tx {
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
+impl From<sqlx::Transaction<'static, sqlx::Sqlite>> for Tx {
+    fn from(t: sqlx::Transaction<'static, sqlx::Sqlite>) -> Tx {
+        Tx::Sqlite(t)
+    }
+}
+
+impl From<sqlx::Transaction<'static, sqlx::Postgres>> for Tx {
+    fn from(t: sqlx::Transaction<'static, sqlx::Postgres>) -> Tx {
+        Tx::Postgres(t)
+    }
+}
+
 impl Tx {
     /// A transaction that will write (takes SQLite's write lock at once).
     pub async fn write(db: &Db) -> StoreResult<Tx> {

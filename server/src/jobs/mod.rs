@@ -39,3 +39,145 @@ pub fn spawn_deployment_timers(db: app::store::Db) -> JobHandle {
         }
     }))
 }
+
+const DAY_MS: i64 = 86_400_000;
+/// How far back a scheduled retraining looks.
+pub const TRAIN_DAYS: i64 = 90;
+
+/// The latest Sunday 02:00 UTC at or before `now` (the seeds' weekly retraining time).
+pub fn last_sunday_2am(now: i64) -> i64 {
+    let day = now.div_euclid(DAY_MS);
+    // 1970-01-01 was a Thursday: (day + 4) % 7 is 0 on Sundays.
+    let sunday = day - (day + 4).rem_euclid(7);
+    let at = sunday * DAY_MS + 2 * 3_600_000;
+    if at > now {
+        at - 7 * DAY_MS
+    } else {
+        at
+    }
+}
+
+/// Retrains every project whose weekly retraining is due and not yet claimed by a replica.
+/// A new learned version starts in shadow; a project with too little history records why.
+/// Returns the number of versions trained.
+pub async fn retrain_due(db: &app::store::Db, now: i64) -> Result<usize, app::store::StoreError> {
+    use app::store::{predictor, projects};
+    let due = last_sunday_2am(now);
+    let mut trained = 0;
+    for p in projects::list(db).await? {
+        if !predictor::claim_retrain(db, p.id, due, now).await? {
+            continue;
+        }
+        let threshold = predictor::models(db, p.id)
+            .await?
+            .iter()
+            .find(|m| m.state == app::model::ModelState::Active)
+            .map_or(0.5, |m| m.threshold);
+        let result = predictor::train_learned(
+            db,
+            p.id,
+            now - TRAIN_DAYS * DAY_MS,
+            now,
+            threshold,
+            &app::store::audit::Actor::system(),
+            now,
+        )
+        .await;
+        let note = match &result {
+            Ok(m) => {
+                trained += 1;
+                format!("trained v{} (in shadow)", m.version)
+            }
+            Err(app::store::StoreError::Invalid(why)) => format!("not trained: {why}"),
+            Err(e) => format!("failed: {e}"),
+        };
+        tracing::info!(project = %p.slug, %note, "scheduled retraining");
+        predictor::record_retrain(db, p.id, &note).await?;
+    }
+    Ok(trained)
+}
+
+/// Opens drift alerts for each project's active version: a feature whose PSI reaches the
+/// large-shift band, and a weekly MAPE of predicted against observed failure rate beyond
+/// [`app::logic::drift::MAPE_ALERT`] over the last four weeks. One alert per feature per week.
+pub async fn check_drift(db: &app::store::Db, now: i64) -> Result<usize, app::store::StoreError> {
+    use app::logic::drift::{MAPE_ALERT, PSI_ALERT};
+    use app::store::{calibration, predictor, projects};
+    let week = now.div_euclid(7 * DAY_MS);
+    let mut opened = 0;
+    for p in projects::list(db).await? {
+        let Some(active) = predictor::models(db, p.id)
+            .await?
+            .into_iter()
+            .find(|m| m.state == app::model::ModelState::Active)
+        else {
+            continue;
+        };
+        let (drift, _, _) = calibration::drift_of(db, p.id, &active, now).await?;
+        for d in drift {
+            let Some(psi) = d.psi.filter(|v| *v >= PSI_ALERT) else {
+                continue;
+            };
+            // Small windows make PSI noisy: ask for a few dozen runs on each side.
+            if d.baseline < 30 || d.recent < 30 {
+                continue;
+            }
+            let message = format!(
+                "feature `{}` drifted: PSI {psi:.2} (≥ {PSI_ALERT}) between the baseline and the last {} days",
+                d.feature,
+                calibration::RECENT_DAYS
+            );
+            let key = format!("drift:{}:{week}", d.feature);
+            if predictor::open_drift_alert(db, p.id, Some(active.id), &key, &message, now).await? {
+                opened += 1;
+            }
+        }
+        let report = calibration::quick_report(db, active.id, now - 28 * DAY_MS, now).await?;
+        if let Some(mape) = report.weekly_mape.filter(|m| *m >= MAPE_ALERT) {
+            let message = format!(
+                "model v{} is off: weekly MAPE of predicted against observed failure rate is {:.0}% over four weeks (alert at {:.0}%)",
+                active.version,
+                mape * 100.0,
+                MAPE_ALERT * 100.0
+            );
+            let key = format!("mape:{week}");
+            if predictor::open_drift_alert(db, p.id, Some(active.id), &key, &message, now).await? {
+                opened += 1;
+            }
+        }
+    }
+    Ok(opened)
+}
+
+/// Weekly retraining (claimed once across replicas) and drift checks, every ten minutes.
+pub fn spawn_predictor(db: app::store::Db) -> JobHandle {
+    JobHandle(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let now = app::store::now_ms();
+            if let Err(e) = retrain_due(&db, now).await {
+                tracing::warn!(error = %e, "scheduled retraining failed");
+            }
+            if let Err(e) = check_drift(&db, now).await {
+                tracing::warn!(error = %e, "drift check failed");
+            }
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sunday_two_am_utc() {
+        // 2026-12-01 is a Tuesday; the Sunday before is 2026-11-29.
+        let tue = app::logic::time::parse_rfc3339("2026-12-01T10:00:00Z").unwrap();
+        let sun = app::logic::time::parse_rfc3339("2026-11-29T02:00:00Z").unwrap();
+        assert_eq!(last_sunday_2am(tue), sun);
+        assert_eq!(last_sunday_2am(sun), sun);
+        assert_eq!(last_sunday_2am(sun - 1), sun - 7 * DAY_MS);
+    }
+}

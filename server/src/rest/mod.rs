@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod calibration;
 pub mod deployments;
 pub mod error;
 pub mod openapi;
@@ -35,6 +36,14 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
             post(webhooks::github),
         )
         .route("/api/v1/projects/{project}/flaky-tests", get(tests::flaky))
+        .route(
+            "/api/v1/projects/{project}/calibration",
+            get(calibration::calibration),
+        )
+        .route(
+            "/api/v1/projects/{project}/predictions",
+            get(calibration::predictions),
+        )
         .route(
             "/api/v1/projects/{project}/deployments",
             post(deployments::create).get(deployments::list),

@@ -86,7 +86,9 @@ pub fn spec() -> Value {
                     "started_at": {"$ref": "#/components/schemas/Time"}, "finished_at": {"$ref": "#/components/schemas/Time"},
                     "jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}},
                     "performance": {"$ref": "#/components/schemas/Performance"},
-                    "security": {"$ref": "#/components/schemas/Security"}
+                    "security": {"$ref": "#/components/schemas/Security"},
+                    "change_lines": {"type": "integer", "minimum": 0, "description": "lines added plus deleted by the change under test (a failure-risk feature)"},
+                    "change_files": {"type": "integer", "minimum": 0, "description": "files the change touches"}
                 }},
                 "RunUpdate": {"type": "object", "additionalProperties": false, "properties": {
                     "status": status, "started_at": {"$ref": "#/components/schemas/Time"}, "finished_at": {"$ref": "#/components/schemas/Time"},
@@ -186,6 +188,33 @@ pub fn spec() -> Value {
                     {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"]}}
                 ],
                 "responses": merge(json!({"200": {"description": "tests with executions, flakes, flake_rate (fraction), first/last flaked, commits, time_lost_s, quarantined"}}), errors())
+            }},
+            "/api/v1/projects/{project}/calibration": {"get": {
+                "summary": "The failure-risk predictor's calibration report (scope read), as the calibration page shows it: counts, Brier score, ECE, ROC AUC, average precision, reliability bins, score histograms, ROC and precision-recall points, the confusion matrix and rates at the threshold with 95% Wilson intervals and targets, weekly predicted against observed failure rate with MAPE, feature drift (KS, PSI), and optionally a second version on the same runs. Rates are fractions.",
+                "parameters": [
+                    {"name": "project", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1}, "description": "a model version; the active one by default"},
+                    {"name": "compare", "in": "query", "schema": {"type": "integer", "minimum": 1}, "description": "another version, reported on the runs both scored"},
+                    {"name": "days", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 730, "default": 30}},
+                    {"name": "from", "in": "query", "schema": time.clone(), "description": "instead of days"},
+                    {"name": "to", "in": "query", "schema": time.clone(), "description": "default now"},
+                    {"name": "threshold", "in": "query", "schema": {"type": "number", "minimum": 0, "maximum": 1}, "description": "the version's own by default"},
+                    {"name": "binning", "in": "query", "schema": {"type": "string", "enum": ["uniform", "quantile"], "default": "uniform"}},
+                    {"name": "bins", "in": "query", "schema": {"type": "integer", "minimum": 2, "maximum": 50, "default": 10}}
+                ],
+                "responses": merge(json!({"200": {"description": "project, model, report, compare, drift, range, definitions"}}), errors())
+            }},
+            "/api/v1/projects/{project}/predictions": {"get": {
+                "summary": "Every stored score (scope read) as CSV: run_id, external_id, started_at, model_version, score, outcome (failed, passed, pending), then one column per feature (empty when unknown), oldest run first.",
+                "parameters": [
+                    {"name": "project", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    {"name": "days", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 730, "default": 30}},
+                    {"name": "from", "in": "query", "schema": time.clone()},
+                    {"name": "to", "in": "query", "schema": time.clone()},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000000, "default": 100000}}
+                ],
+                "responses": merge(json!({"200": {"description": "text/csv"}}), errors())
             }},
             "/api/v1/projects/{project}/deployments": {
                 "post": {

@@ -77,6 +77,9 @@ struct RunBody {
     jobs: Vec<JobBody>,
     performance: Option<Performance>,
     security: Option<Security>,
+    /// Lines added plus deleted, and files touched, by the change under test.
+    change_lines: Option<i64>,
+    change_files: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,6 +219,18 @@ fn validate(b: RunBody) -> ApiResult<NewRun> {
     let performance = b.performance.unwrap_or_default();
     let security = b.security.unwrap_or_default();
     check_figures(&performance, &security)?;
+    for (name, v) in [
+        ("change_lines", b.change_lines),
+        ("change_files", b.change_files),
+    ] {
+        if let Some(v) = v {
+            if !(0..=100_000_000).contains(&v) {
+                return Err(ApiError::Unprocessable(format!(
+                    "`{name}` must be a count ≥ 0 (got {v})"
+                )));
+            }
+        }
+    }
     Ok(NewRun {
         provider: b.provider,
         external_id,
@@ -232,6 +247,10 @@ fn validate(b: RunBody) -> ApiResult<NewRun> {
         jobs: jobs(&b.jobs)?,
         performance,
         security,
+        change: app::model::ChangeSize {
+            lines: b.change_lines,
+            files: b.change_files,
+        },
     })
 }
 

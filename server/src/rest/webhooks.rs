@@ -104,6 +104,7 @@ fn github_run(external_id: String, attempt: Option<i64>, status: RunStatus) -> N
         jobs: Vec::new(),
         performance: Performance::default(),
         security: Security::default(),
+        change: Default::default(),
     }
 }
 

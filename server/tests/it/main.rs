@@ -3,12 +3,14 @@
 
 mod api;
 mod calibration;
+mod calibration_api;
 mod deploy_api;
 mod deploy_store;
 mod deploy_views;
 mod fixtures;
 mod helpers;
 mod http;
+mod predictor_store;
 mod push;
 mod runs_store;
 mod store;

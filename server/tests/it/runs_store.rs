@@ -37,6 +37,7 @@ pub fn new_run(external_id: &str) -> NewRun {
             critical: Some(0),
             ..Security::default()
         },
+        change: Default::default(),
     }
 }
 
