@@ -100,7 +100,9 @@ test("a reviewer moves the threshold, compares the shadow model with the active 
   expect(await svg.text()).not.toContain("#0A0B0");
 
   // The audit log has the reviewer's decisions.
-  await page.goto("/audit");
-  await expect(page.getByText("predictor.model_promoted").first()).toBeVisible();
-  await expect(page.getByText("predictor.threshold_saved").first()).toBeVisible();
+  await page.goto("/settings/audit");
+  const log = page.locator("table code");
+  await expect(log.filter({ hasText: "predictor.model_promoted" }).first()).toBeVisible();
+  await expect(log.filter({ hasText: "predictor.threshold_saved" }).first()).toBeVisible();
+  await expect(page.getByText("active now; v1 retired (one click from active)")).toBeVisible();
 });

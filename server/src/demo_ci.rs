@@ -243,15 +243,16 @@ pub async fn generate(
                 let still_broken =
                     broken_branches.get(&(*project_id, branch.clone())) == Some(&true);
                 let p_broken = if main {
-                    0.01 * (1.0 + lines as f64 / 800.0)
+                    0.02 * (1.0 + lines as f64 / 600.0)
                 } else if still_broken {
-                    0.65
+                    0.75
                 } else {
-                    0.04 * habit * (1.0 + lines as f64 / 500.0)
+                    0.07 * habit * (1.0 + lines as f64 / 300.0)
                 };
                 let broken = rng.gen_bool(p_broken.min(0.9));
                 broken_branches.insert((*project_id, branch.clone()), broken);
                 let outage = d == *outage_day && k == 0;
+                let degraded = (33..=40).contains(&d) || (8..=12).contains(&d);
                 let run = DemoRun {
                     number: *number,
                     attempt: 1,
@@ -263,6 +264,7 @@ pub async fn generate(
                     main,
                     author,
                     lines: sent_lines,
+                    degraded,
                 };
                 let shard = shard_of(tests, cases_per_run, *number);
                 let first = demo_run(db, *project_id, p, shard, rng, run).await?;
@@ -283,6 +285,7 @@ pub async fn generate(
                         main,
                         author,
                         lines: sent_lines,
+                        degraded,
                     };
                     demo_run(db, *project_id, p, shard, rng, retry).await?;
                     total += 1;
@@ -371,6 +374,8 @@ struct DemoRun<'a> {
     author: usize,
     /// Lines changed, when the CI system sends it.
     lines: Option<i64>,
+    /// A week of overloaded runners: slow builds and more timeouts (the seeds' rules see it).
+    degraded: bool,
 }
 
 async fn demo_run(
@@ -392,7 +397,8 @@ async fn demo_run(
     let mut cases = Vec::with_capacity(tests.len());
     let mut totals = TestTotals::default();
     for (i, t) in tests.iter().enumerate() {
-        let duration = (t.mean_s * rng.gen_range(0.7..1.4)).max(0.001);
+        let slow = if r.degraded { 3.0 } else { 1.0 };
+        let duration = (t.mean_s * slow * rng.gen_range(0.7..1.4)).max(0.001);
         let (status, retried, message) = if r.outage && rng.gen_bool(0.9) {
             (
                 CaseStatus::Error,
@@ -414,7 +420,9 @@ async fn demo_run(
                     rng.gen_range(10..400)
                 )),
             )
-        } else if t.flake > 0.0 && rng.gen_bool(t.flake) {
+        } else if t.flake > 0.0
+            && rng.gen_bool((t.flake * if r.degraded { 2.5 } else { 1.0 }).min(0.9))
+        {
             if r.attempt == 1 && rng.gen_bool(0.35) {
                 (
                     CaseStatus::Failed,
@@ -455,7 +463,7 @@ async fn demo_run(
     } else {
         RunStatus::Success
     };
-    let build = rng.gen_range(60_000..200_000);
+    let build = rng.gen_range(60_000..200_000) * if r.degraded { 3 } else { 1 };
     let test_ms = (totals.time_s * 1000.0) as i64 + rng.gen_range(20_000..90_000);
     let mut jobs = vec![
         Job {

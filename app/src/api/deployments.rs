@@ -59,7 +59,12 @@ pub async fn load_deployment(id: i64) -> Result<DeploymentPageData, AppError> {
                 .await?
                 .and_then(|p| p.repository_url);
             let health_svg = crate::charts::health::render(&detail);
+            let risk = match detail.release.ci_run_id {
+                Some(run) => crate::store::predictor::run_risk(&state.db, run).await?,
+                None => None,
+            };
             Ok(DeploymentPageData {
+                risk,
                 detail,
                 rights,
                 health_svg,

@@ -35,7 +35,9 @@ pub async fn get_run(id: i64) -> Result<RunDetail, AppError> {
             let (problem_cases, more_problems) =
                 runs::problem_cases(&state.db, id, PROBLEM_CASES_SHOWN).await?;
             let reports = runs::report_count(&state.db, id).await?;
+            let risk = crate::store::predictor::run_risk(&state.db, id).await?;
             Ok(RunDetail {
+                risk,
                 run,
                 repository_url: project.and_then(|p| p.repository_url),
                 problem_cases,

@@ -353,8 +353,10 @@ pub fn smirnov_sf(n: u64, x: f64) -> f64 {
 
 /// Population stability index of `actual` against `expected` over `bins` bins whose edges are
 /// the quantiles of `expected` (repeated edges merged, so a feature with few distinct values
-/// gets fewer bins). A bin's share is floored at 0.0001 so that an empty bin counts but stays
-/// finite. Below 0.1 is stable, 0.1–0.25 a moderate shift, above 0.25 a large one.
+/// gets fewer bins). Each bin's count gets half a run added (Jeffreys smoothing), so an empty
+/// bin in a small recent window counts without dominating: a plain floor such as 0.0001 turns
+/// one empty bin of 70 runs into a "large shift". Below 0.1 is stable, 0.1–0.25 a moderate
+/// shift, above 0.25 a large one.
 pub fn psi(expected: &[f64], actual: &[f64], bins: usize) -> Option<f64> {
     if expected.is_empty() || actual.is_empty() || bins < 2 {
         return None;
@@ -370,10 +372,8 @@ pub fn psi(expected: &[f64], actual: &[f64], bins: usize) -> Option<f64> {
         for v in values {
             counts[edges.partition_point(|e| e < v)] += 1;
         }
-        counts
-            .iter()
-            .map(|&c| (c as f64 / values.len() as f64).max(1e-4))
-            .collect()
+        let total = values.len() as f64 + 0.5 * counts.len() as f64;
+        counts.iter().map(|&c| (c as f64 + 0.5) / total).collect()
     };
     let (e, a) = (shares(expected), shares(actual));
     Some(e.iter().zip(&a).map(|(e, a)| (a - e) * (a / e).ln()).sum())
@@ -486,10 +486,11 @@ mod tests {
         let shifted: Vec<f64> = base.iter().map(|v| v + 0.2).collect();
         let moved = psi(&base, &shifted, 10).unwrap();
         assert!(moved > 0.25, "{moved}");
-        // Hand-computed: two bins split at the median; actual 75/25 against 50/50.
+        // Hand-computed: two bins split at the median; counts 3/1 against 2/2, each plus half
+        // a run: shares 0.7/0.3 against 0.5/0.5.
         let actual = [0.0, 0.1, 0.2, 0.9];
         let two = psi(&[0.0, 0.1, 0.8, 0.9], &actual, 2).unwrap();
-        let want = (0.75 - 0.5) * (0.75f64 / 0.5).ln() + (0.25 - 0.5) * (0.25f64 / 0.5).ln();
+        let want = (0.7 - 0.5) * (0.7f64 / 0.5).ln() + (0.3 - 0.5) * (0.3f64 / 0.5).ln();
         assert!((two - want).abs() < 1e-12);
         assert_eq!(psi_band(0.05), 0);
         assert_eq!(psi_band(0.2), 1);

@@ -299,106 +299,6 @@ pub fn split_sorted(runs: &[ScoredRun]) -> (Vec<f64>, Vec<f64>) {
     (failed, passed)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(score: f64, failed: bool) -> ScoredRun {
-        ScoredRun {
-            run_id: 0,
-            at: 0,
-            score,
-            failed,
-        }
-    }
-
-    #[test]
-    fn confusion_matrix_and_rates_by_hand() {
-        // Failed: 0.9 0.8 0.4; passed: 0.7 0.3 0.2 0.1. At 0.5: TP 2, FN 1, FP 1, TN 3.
-        let (f, p) = split_sorted(&[
-            run(0.9, true),
-            run(0.8, true),
-            run(0.4, true),
-            run(0.7, false),
-            run(0.3, false),
-            run(0.2, false),
-            run(0.1, false),
-        ]);
-        let at = AtThreshold::compute(&f, &p, 0.5, 2.0);
-        assert_eq!((at.tp, at.fp, at.tn, at.fn_), (2, 1, 3, 1));
-        assert_eq!(at.false_positive_rate.value, Some(0.25));
-        assert_eq!(at.false_negative_rate.value, Some(1.0 / 3.0));
-        assert_eq!(at.alert_accuracy.value, Some(2.0 / 3.0));
-        assert_eq!(at.failure_detection.value, Some(2.0 / 3.0));
-        assert_eq!(at.false_alerts.value, Some(1.0 / 3.0));
-        assert_eq!(at.false_alerts_per_week, Some(0.5));
-        assert_eq!(at.failure_detection.meets, Some(false));
-        assert!(!at.all_met());
-        // A score equal to the threshold alerts.
-        let at = AtThreshold::compute(&f, &p, 0.4, 2.0);
-        assert_eq!(at.tp, 3);
-        // Above every score: no alerts, precision undefined.
-        let none = AtThreshold::compute(&f, &p, 0.95, 2.0);
-        assert_eq!(none.alert_accuracy.value, None);
-        assert_eq!(none.alert_accuracy.meets, None);
-        assert_eq!(none.false_positive_rate.meets, Some(true));
-    }
-
-    #[test]
-    fn perfect_separation_meets_every_target() {
-        let runs: Vec<ScoredRun> = (0..100)
-            .map(|i| run(if i < 30 { 0.9 } else { 0.1 }, i < 30))
-            .collect();
-        let r = build(&runs, 0, WEEK_MS * 2, 0.5, Binning::Uniform, 10);
-        assert!(r.at_threshold.all_met());
-        assert_eq!(r.roc_auc, Some(1.0));
-        assert_eq!(r.average_precision, Some(1.0));
-        assert_eq!(r.samples, 100);
-        assert_eq!(
-            r.histogram
-                .iter()
-                .map(|h| h.failed + h.passed)
-                .sum::<usize>(),
-            100
-        );
-        assert_eq!(r.histogram[18].failed, 30);
-        assert_eq!(r.roc.last(), Some(&(1.0, 1.0)));
-    }
-
-    #[test]
-    fn weekly_rates_and_mape() {
-        let mut runs = Vec::new();
-        for i in 0..10 {
-            runs.push(ScoredRun {
-                run_id: i,
-                at: 1000,
-                score: 0.2,
-                failed: i < 4,
-            }); // week 0: predicted 0.2, observed 0.4
-        }
-        for i in 0..10 {
-            runs.push(ScoredRun {
-                run_id: 10 + i,
-                at: WEEK_MS + 5,
-                score: 0.3,
-                failed: i < 3,
-            }); // week 1: predicted 0.3, observed 0.3
-        }
-        let r = build(&runs, 0, 2 * WEEK_MS, 0.5, Binning::Quantile, 10);
-        assert_eq!(r.weekly.len(), 2);
-        assert!((r.weekly[0].observed - 0.4).abs() < 1e-12);
-        assert!((r.weekly_mape.unwrap() - 0.25).abs() < 1e-12);
-        // One class only: no AUC, no curves, but the counts still add up.
-        let one: Vec<ScoredRun> = (0..5).map(|_| run(0.3, false)).collect();
-        let r = build(&one, 0, WEEK_MS, 0.5, Binning::Uniform, 10);
-        assert_eq!(r.roc_auc, None);
-        assert_eq!(r.at_threshold.tn, 5);
-        assert!(build(&[], 0, WEEK_MS, 0.5, Binning::Uniform, 10)
-            .brier
-            .is_none());
-    }
-}
-
 /// The report as one CSV table (`section,item,value,value2,count,low,high,target,meets`):
 /// summary figures, the figures at the threshold with their intervals and targets, and every
 /// point of the charts and of the drift table, so nothing on the page is missing from it.
@@ -610,4 +510,104 @@ pub fn to_csv(view: &crate::model::CalibrationView) -> String {
         ]);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(score: f64, failed: bool) -> ScoredRun {
+        ScoredRun {
+            run_id: 0,
+            at: 0,
+            score,
+            failed,
+        }
+    }
+
+    #[test]
+    fn confusion_matrix_and_rates_by_hand() {
+        // Failed: 0.9 0.8 0.4; passed: 0.7 0.3 0.2 0.1. At 0.5: TP 2, FN 1, FP 1, TN 3.
+        let (f, p) = split_sorted(&[
+            run(0.9, true),
+            run(0.8, true),
+            run(0.4, true),
+            run(0.7, false),
+            run(0.3, false),
+            run(0.2, false),
+            run(0.1, false),
+        ]);
+        let at = AtThreshold::compute(&f, &p, 0.5, 2.0);
+        assert_eq!((at.tp, at.fp, at.tn, at.fn_), (2, 1, 3, 1));
+        assert_eq!(at.false_positive_rate.value, Some(0.25));
+        assert_eq!(at.false_negative_rate.value, Some(1.0 / 3.0));
+        assert_eq!(at.alert_accuracy.value, Some(2.0 / 3.0));
+        assert_eq!(at.failure_detection.value, Some(2.0 / 3.0));
+        assert_eq!(at.false_alerts.value, Some(1.0 / 3.0));
+        assert_eq!(at.false_alerts_per_week, Some(0.5));
+        assert_eq!(at.failure_detection.meets, Some(false));
+        assert!(!at.all_met());
+        // A score equal to the threshold alerts.
+        let at = AtThreshold::compute(&f, &p, 0.4, 2.0);
+        assert_eq!(at.tp, 3);
+        // Above every score: no alerts, precision undefined.
+        let none = AtThreshold::compute(&f, &p, 0.95, 2.0);
+        assert_eq!(none.alert_accuracy.value, None);
+        assert_eq!(none.alert_accuracy.meets, None);
+        assert_eq!(none.false_positive_rate.meets, Some(true));
+    }
+
+    #[test]
+    fn perfect_separation_meets_every_target() {
+        let runs: Vec<ScoredRun> = (0..100)
+            .map(|i| run(if i < 30 { 0.9 } else { 0.1 }, i < 30))
+            .collect();
+        let r = build(&runs, 0, WEEK_MS * 2, 0.5, Binning::Uniform, 10);
+        assert!(r.at_threshold.all_met());
+        assert_eq!(r.roc_auc, Some(1.0));
+        assert_eq!(r.average_precision, Some(1.0));
+        assert_eq!(r.samples, 100);
+        assert_eq!(
+            r.histogram
+                .iter()
+                .map(|h| h.failed + h.passed)
+                .sum::<usize>(),
+            100
+        );
+        assert_eq!(r.histogram[18].failed, 30);
+        assert_eq!(r.roc.last(), Some(&(1.0, 1.0)));
+    }
+
+    #[test]
+    fn weekly_rates_and_mape() {
+        let mut runs = Vec::new();
+        for i in 0..10 {
+            runs.push(ScoredRun {
+                run_id: i,
+                at: 1000,
+                score: 0.2,
+                failed: i < 4,
+            }); // week 0: predicted 0.2, observed 0.4
+        }
+        for i in 0..10 {
+            runs.push(ScoredRun {
+                run_id: 10 + i,
+                at: WEEK_MS + 5,
+                score: 0.3,
+                failed: i < 3,
+            }); // week 1: predicted 0.3, observed 0.3
+        }
+        let r = build(&runs, 0, 2 * WEEK_MS, 0.5, Binning::Quantile, 10);
+        assert_eq!(r.weekly.len(), 2);
+        assert!((r.weekly[0].observed - 0.4).abs() < 1e-12);
+        assert!((r.weekly_mape.unwrap() - 0.25).abs() < 1e-12);
+        // One class only: no AUC, no curves, but the counts still add up.
+        let one: Vec<ScoredRun> = (0..5).map(|_| run(0.3, false)).collect();
+        let r = build(&one, 0, WEEK_MS, 0.5, Binning::Uniform, 10);
+        assert_eq!(r.roc_auc, None);
+        assert_eq!(r.at_threshold.tn, 5);
+        assert!(build(&[], 0, WEEK_MS, 0.5, Binning::Uniform, 10)
+            .brier
+            .is_none());
+    }
 }

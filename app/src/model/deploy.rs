@@ -721,4 +721,6 @@ pub struct DeploymentPageData {
     pub now: i64,
     pub stamp: String,
     pub repository_url: Option<String>,
+    /// The failure-risk score of the run that built the release, by the active version.
+    pub risk: Option<crate::model::RunRisk>,
 }

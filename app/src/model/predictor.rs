@@ -189,3 +189,14 @@ pub struct CalibrationPageData {
     pub can_tune: bool,
     pub now: i64,
 }
+
+/// The active version's score of one run, as the run and deployment pages show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRisk {
+    pub run_id: i64,
+    pub score: f64,
+    pub version: i64,
+    pub threshold: f64,
+    pub features: crate::logic::predictor::FeatureValues,
+    pub alert: Option<RiskAlert>,
+}

@@ -396,6 +396,8 @@ pub struct RunDetail {
     /// Problem cases beyond the cap.
     pub more_problems: i64,
     pub reports: i64,
+    /// The failure-risk score the run got when it started, with the features behind it.
+    pub risk: Option<crate::model::RunRisk>,
 }
 
 /// Why and by whom a test is quarantined: its failures stay visible but are not held against

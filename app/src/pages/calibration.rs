@@ -21,6 +21,14 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+fn pct(v: Option<f64>) -> String {
+    v.map_or("–".into(), percent)
+}
+
+fn yes_no(v: bool) -> String {
+    if v { "yes" } else { "no" }.into()
+}
+
 fn fmt_opt(v: Option<f64>, digits: usize) -> String {
     v.map_or("–".into(), |v| format!("{v:.digits$}"))
 }
@@ -208,7 +216,7 @@ fn Report(data: CalibrationPageData, view: CalibrationView, export_query: String
             {figure("roc", "ROC curve")}
             {figure("pr", "Precision–recall curve")}
         </div>
-        {figure("weekly", "Weekly predicted against observed failure rate")}
+        {figure("weekly", "Weekly failure rate: observed (solid red) against the mean score (dashed)")}
         <Drift view=v.clone()/>
     }
 }
@@ -345,23 +353,28 @@ fn Compare(
         ),
         (
             "Failure detection",
-            fmt_opt(this_report.at_threshold.failure_detection.value, 3),
-            fmt_opt(other_report.at_threshold.failure_detection.value, 3),
+            pct(this_report.at_threshold.failure_detection.value),
+            pct(other_report.at_threshold.failure_detection.value),
         ),
         (
             "Alert accuracy",
-            fmt_opt(this_report.at_threshold.alert_accuracy.value, 3),
-            fmt_opt(other_report.at_threshold.alert_accuracy.value, 3),
+            pct(this_report.at_threshold.alert_accuracy.value),
+            pct(other_report.at_threshold.alert_accuracy.value),
         ),
         (
             "False-positive rate",
-            fmt_opt(this_report.at_threshold.false_positive_rate.value, 3),
-            fmt_opt(other_report.at_threshold.false_positive_rate.value, 3),
+            pct(this_report.at_threshold.false_positive_rate.value),
+            pct(other_report.at_threshold.false_positive_rate.value),
         ),
         (
-            "Targets met at its threshold",
-            this_report.at_threshold.all_met().to_string(),
-            other_report.at_threshold.all_met().to_string(),
+            "False-negative rate",
+            pct(this_report.at_threshold.false_negative_rate.value),
+            pct(other_report.at_threshold.false_negative_rate.value),
+        ),
+        (
+            "Every target met at its threshold",
+            yes_no(this_report.at_threshold.all_met()),
+            yes_no(other_report.at_threshold.all_met()),
         ),
     ];
     view! {
@@ -631,7 +644,7 @@ fn Definitions() -> impl IntoView {
                 <dt>"ECE"</dt><dd>"Expected calibration error: each bin's |observed − predicted|, weighted by its share of runs."</dd>
                 <dt>"ROC AUC"</dt><dd>"The chance that a failed run scores above a passed one (ties count half)."</dd>
                 <dt>"KS"</dt><dd>"Two-sample Kolmogorov–Smirnov: the largest gap between the feature's distributions in the two windows, with its asymptotic two-sided p-value."</dd>
-                <dt>"PSI"</dt><dd>"Population stability index over ten quantile bins of the baseline: below 0.1 stable, 0.1–0.25 a moderate shift, 0.25 and above a large one."</dd>
+                <dt>"PSI"</dt><dd>"Population stability index over ten quantile bins of the baseline, each bin's count plus half a run so that an empty bin in a small window does not dominate: below 0.1 stable, 0.1–0.25 a moderate shift, 0.25 and above a large one."</dd>
                 <dt>"Weekly MAPE"</dt><dd>"Mean absolute percentage error of each week's mean score against its observed failure rate."</dd>
             </dl>
         </section>

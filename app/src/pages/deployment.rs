@@ -51,6 +51,27 @@ pub(crate) fn level_pill(level: Level) -> impl IntoView {
     view! { <span class=class>{level.as_str()}</span> }
 }
 
+/// The failure-risk score of the release's build run, against the active version's threshold.
+fn risk_line(risk: Option<crate::model::RunRisk>, run: Option<i64>) -> impl IntoView {
+    match (risk, run) {
+        (Some(r), _) => {
+            let high = r.score >= r.threshold;
+            view! {
+                <p class="small" id="risk" data-high=high.to_string()>
+                    "Failure-risk score of build run " <a href=format!("/runs/{}", r.run_id)>{r.run_id}</a> ": "
+                    <strong>{format!("{:.2}", r.score)}</strong>
+                    {format!(" (model v{}, alerts at {:.2}) ", r.version, r.threshold)}
+                    {if high { view! { <span class="pill bad">"high risk"</span> }.into_any() } else { view! { <span class="pill good">"below threshold"</span> }.into_any() }}
+                    " · " <a href="/calibration">"calibration"</a>
+                </p>
+            }
+            .into_any()
+        }
+        (None, Some(_)) => view! { <p class="muted small" id="risk">"Failure-risk score: the build run was not scored (it was reported before the predictor ran)."</p> }.into_any(),
+        (None, None) => view! { <p class="muted small" id="risk">"Failure-risk score: no build run is linked to this release."</p> }.into_any(),
+    }
+}
+
 pub(crate) fn short_sha(sha: &str) -> String {
     sha.chars().take(8).collect()
 }
@@ -85,6 +106,7 @@ fn DeploymentView(data: DeploymentPageData) -> impl IntoView {
         now,
         stamp,
         repository_url,
+        risk,
     } = data;
     let s = d.summary.clone();
     let title = format!("{} {} → {}", s.project, s.version, s.environment);
@@ -134,7 +156,7 @@ fn DeploymentView(data: DeploymentPageData) -> impl IntoView {
                     None if pending => view! { <p class="muted">"Not evaluated yet."</p> }.into_any(),
                     None => view! { <p class="muted">"No gate evaluation is recorded for this deployment (it was recorded after the fact)."</p> }.into_any(),
                 }}
-                <p class="muted small" id="risk">"Failure-risk score: no predictor has scored this release."</p>
+                {risk_line(risk.clone(), d.release.ci_run_id)}
                 {(!d.overrides.is_empty()).then(|| view! {
                     <div class="override" id="overrides" role="note">
                         {d.overrides.iter().map(|o| view! {

@@ -304,6 +304,7 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                 </div>
             }
         })}
+        {detail.risk.clone().map(|r| view! { <RunRiskPanel risk=r/> })}
         {(!run.jobs.is_empty()).then(|| view! { <JobsTimeline run=run.clone()/> })}
         <section class="panel" id="problem-tests">
             <h2>"Failed and flaky tests"</h2>
@@ -428,5 +429,34 @@ fn CaseItem(case: CaseRow) -> impl IntoView {
             </p>
             {case.message.clone().map(|m| view! { <pre class="message">{m}</pre> })}
         </li>
+    }
+}
+
+/// The failure-risk score the run got when it started, and the features behind it.
+#[component]
+fn RunRiskPanel(risk: crate::model::RunRisk) -> impl IntoView {
+    use crate::logic::predictor::FEATURES;
+    let high = risk.score >= risk.threshold;
+    view! {
+        <section class="panel" id="run-risk">
+            <h2>"Failure risk at start"</h2>
+            <p>
+                <strong class="risk-score">{format!("{:.2}", risk.score)}</strong>
+                {format!(" by model v{} (alerts at {:.2}) ", risk.version, risk.threshold)}
+                {if high { view! { <span class="pill bad">"high risk"</span> }.into_any() } else { view! { <span class="pill good">"below threshold"</span> }.into_any() }}
+                {risk.alert.clone().map(|a| view! {
+                    " · alert " {match a.acknowledged_by { Some(by) => format!("acknowledged by {by}"), None => "open".to_string() }}
+                })}
+                " · " <a href="/calibration">"calibration"</a>
+            </p>
+            <table class="data compact">
+                <thead><tr><th scope="col">"Feature"</th><th scope="col" class="num">"Value"</th></tr></thead>
+                <tbody>
+                    {FEATURES.iter().map(|f| view! {
+                        <tr><th scope="row" title=f.help>{f.label}</th><td class="num">{risk.features.get(f.key).map_or("unknown".to_string(), |v| if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.3}") })}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
     }
 }

@@ -523,24 +523,24 @@ pub async fn promote(db: &Db, model_id: i64, actor: &Actor) -> StoreResult<Model
     let now = now_ms();
     let mut tx = Tx::write(db).await?;
     let lock = tx.for_update("m");
-    let previous: Vec<(i64,)> = tx
+    let previous: Vec<(i64, i64)> = tx
         .all(
             &format!(
-                "select m.risk_model_id from risk_model m where m.project_id = \
+                "select m.risk_model_id, cast(m.version as bigint) from risk_model m where m.project_id = \
                  (select project_id from risk_model where risk_model_id = $1) \
                  and m.state = 'active' and m.risk_model_id <> $1{lock}"
             ),
             vals![model_id],
         )
         .await?;
-    let previous: Vec<i64> = previous.into_iter().map(|r| r.0).collect();
-    for id in &previous {
+    for (id, _) in &previous {
         tx.execute(
             "update risk_model set state = 'retired', retired_at = $2 where risk_model_id = $1",
             vals![*id, now],
         )
         .await?;
     }
+    let replaced: Vec<String> = previous.iter().map(|(_, v)| format!("v{v}")).collect();
     let changed = tx
         .execute(
             "update risk_model set state = 'active', promoted_at = $2, retired_at = null \
@@ -558,9 +558,14 @@ pub async fn promote(db: &Db, model_id: i64, actor: &Actor) -> StoreResult<Model
         actor,
         "predictor.model_promoted",
         Some(&format!("{} model v{}", target.project, target.version)),
-        Some(format!(
-            "active now; replaced model id(s) {previous:?} (retired, one click from active)"
-        )),
+        Some(if replaced.is_empty() {
+            "active now".to_string()
+        } else {
+            format!(
+                "active now; {} retired (one click from active)",
+                replaced.join(", ")
+            )
+        }),
     ))
     .await?;
     tx.commit().await?;
@@ -654,7 +659,8 @@ pub async fn predictions(
     limit: i64,
 ) -> StoreResult<Vec<PredictionRow>> {
     let mut tx = Tx::read(db).await?;
-    let rows: Vec<(i64, String, i64, i64, i64, f64, String, Option<String>)> = tx
+    type Row = (i64, String, i64, i64, i64, f64, String, Option<String>);
+    let rows: Vec<Row> = tx
         .all(
             "select r.ci_run_id, r.external_id, coalesce(r.started_at, r.created_at), \
              m.risk_model_id, cast(m.version as bigint), x.score, r.status, f.features \
@@ -901,3 +907,36 @@ pub async fn last_retrain(db: &Db, project_id: i64) -> StoreResult<Option<(i64, 
 
 /// Finished runs of each outcome a version needs; re-exported for pages.
 pub const MIN_PER_CLASS: i64 = PROMOTE_MIN_PER_CLASS;
+
+/// The score the project's active version gave `run_id` (or, when it did not score it, the
+/// newest version that did), with the run's features and alert.
+pub async fn run_risk(db: &Db, run_id: i64) -> StoreResult<Option<crate::model::RunRisk>> {
+    let mut tx = Tx::read(db).await?;
+    let row: Option<(f64, i64, f64, Option<String>)> = tx
+        .opt(
+            "select x.score, cast(m.version as bigint), m.threshold, f.features \
+             from risk_prediction x join risk_model m on m.risk_model_id = x.risk_model_id \
+             left join run_features f on f.ci_run_id = x.ci_run_id \
+             where x.ci_run_id = $1 \
+             order by case when m.state = 'active' then 0 else 1 end, m.version desc limit 1",
+            vals![run_id],
+        )
+        .await?;
+    tx.commit().await?;
+    let Some((score, version, threshold, features)) = row else {
+        return Ok(None);
+    };
+    let features = match features {
+        Some(t) => serde_json::from_str(&t)
+            .map_err(|e| StoreError::Other(format!("run {run_id} features: {e}")))?,
+        None => FeatureValues::new(),
+    };
+    Ok(Some(crate::model::RunRisk {
+        run_id,
+        score,
+        version,
+        threshold,
+        features,
+        alert: alert_for_run(db, run_id).await?,
+    }))
+}

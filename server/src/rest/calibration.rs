@@ -122,7 +122,7 @@ pub async fn calibration(
         "intervals": "95% Wilson score intervals",
         "brier": "mean squared difference between score and outcome (0 is perfect)",
         "ece": "expected calibration error: |observed − predicted| of the reliability bins, weighted by their share of runs",
-        "psi": "population stability index over 10 quantile bins of the baseline; < 0.1 stable, 0.1–0.25 moderate, ≥ 0.25 large",
+        "psi": "population stability index over 10 quantile bins of the baseline, each bin count plus 0.5; < 0.1 stable, 0.1–0.25 moderate, ≥ 0.25 large",
         "ks": "two-sample Kolmogorov–Smirnov statistic with its asymptotic two-sided p-value (as SciPy's ks_2samp, method='asymp')",
     });
     Ok(Json(body).into_response())

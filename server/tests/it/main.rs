@@ -10,6 +10,7 @@ mod deploy_views;
 mod fixtures;
 mod helpers;
 mod http;
+mod model_quality;
 mod predictor_store;
 mod push;
 mod runs_store;

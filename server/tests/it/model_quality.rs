@@ -64,14 +64,32 @@ fn learned_model_matches_scikit_learn_on_held_out_runs() {
         want("raw", "brier"),
     );
     eprintln!("{report}");
-    assert!((held.auc.unwrap() - want("calibrated", "auc")).abs() <= 0.01, "{report}");
-    assert!((held.brier.unwrap() - want("calibrated", "brier")).abs() <= 0.01, "{report}");
-    assert!((held.raw_auc.unwrap() - want("raw", "auc")).abs() <= 0.01, "{report}");
-    assert!((held.raw_brier.unwrap() - want("raw", "brier")).abs() <= 0.01, "{report}");
+    assert!(
+        (held.auc.unwrap() - want("calibrated", "auc")).abs() <= 0.01,
+        "{report}"
+    );
+    assert!(
+        (held.brier.unwrap() - want("calibrated", "brier")).abs() <= 0.01,
+        "{report}"
+    );
+    assert!(
+        (held.raw_auc.unwrap() - want("raw", "auc")).abs() <= 0.01,
+        "{report}"
+    );
+    assert!(
+        (held.raw_brier.unwrap() - want("raw", "brier")).abs() <= 0.01,
+        "{report}"
+    );
     // Newton's method reaches the optimum lbfgs approaches: the coefficients agree closely.
     let coef = reference["coef"].as_array().unwrap();
     for (i, c) in coef.iter().enumerate() {
         let c = c.as_f64().unwrap();
-        assert!((model.coef[i] - c).abs() < 1e-3, "coefficient {} ({}): {} vs {c}", i, features[i], model.coef[i]);
+        assert!(
+            (model.coef[i] - c).abs() < 1e-3,
+            "coefficient {} ({}): {} vs {c}",
+            i,
+            features[i],
+            model.coef[i]
+        );
     }
 }
