@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup build run test test-rust test-e2e size bench bench-scale bench-ingest fmt
+.PHONY: setup build run test test-rust test-e2e size bench bench-scale bench-ingest bench-calibration fmt
 
 setup:
 	@scripts/setup
@@ -36,6 +36,10 @@ bench-scale: build
 bench-ingest: build
 	@scripts/bench-ingest-http
 	@scripts/junitparser-compare
+
+## The calibration report over 1,000,000 scored runs, beside scikit-learn on the same data.
+bench-calibration:
+	@scripts/calibration-bench
 
 ## Print the size of the release WebAssembly bundle and check it against the budget.
 size:

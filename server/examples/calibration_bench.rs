@@ -5,7 +5,7 @@
 //! `$OUT` (default /tmp/calibration-bench.bin) so `scripts/calibration-bench.py` can time
 //! scikit-learn on the same data. Medians of 5 runs.
 //!
-//!     cargo run --release -p gatehouse --example calibration_bench -- 1000000
+//!     cargo run --release -p gatehouse --example calibration_bench -- 1000000 [--no-store]
 
 use app::logic::calibration::Binning;
 use app::logic::report::{build, split_sorted, AtThreshold};
@@ -81,6 +81,9 @@ async fn main() {
         per.as_secs_f64() * 1e6
     );
 
+    if std::env::args().any(|a| a == "--no-store") {
+        return;
+    }
     // The store: a fresh SQLite database with n runs, features and scores of one model.
     let dir = std::env::temp_dir().join(format!("gh-calbench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

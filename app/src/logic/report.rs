@@ -201,6 +201,11 @@ pub fn build(
     binning: Binning,
     n_bins: usize,
 ) -> Report {
+    // Sorted by score once: every sort below (quantiles, ranks, thresholds, the slider's lists)
+    // then meets ordered input, which Rust's sorts finish in linear time.
+    let mut by_score = runs.to_vec();
+    by_score.sort_unstable_by(|a, b| a.score.total_cmp(&b.score));
+    let runs = &by_score[..];
     let outcomes: Vec<bool> = runs.iter().map(|r| r.failed).collect();
     let scores: Vec<f64> = runs.iter().map(|r| r.score).collect();
     let failed = outcomes.iter().filter(|f| **f).count();
