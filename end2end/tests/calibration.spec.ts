@@ -14,7 +14,7 @@ async function counts(page: Page) {
   return { tp: await n("tp"), fp: await n("fp"), fn: await n("fn"), tn: await n("tn") };
 }
 
-test("a reviewer moves the threshold, compares the shadow model with the active one, promotes it and reads the drift", async ({ page }) => {
+test("a reviewer moves the threshold, compares the shadow model with the active one, promotes it and reads the drift", async ({ page, playwright }) => {
   test.setTimeout(120_000);
   await signIn(page, ADMIN.username, ADMIN.password);
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Calibration" }).click();
@@ -94,6 +94,12 @@ test("a reviewer moves the threshold, compares the shadow model with the active 
   expect(csv.status()).toBe(200);
   expect(csv.headers()["content-type"]).toContain("text/csv");
   expect(await csv.text()).toContain("threshold,failure_detection,");
+  // Without a session there is nothing to download.
+  const anon = await playwright.request.newContext({ baseURL: test.info().project.use.baseURL });
+  const anonymous = await anon.get(csvHref!, { maxRedirects: 0 });
+  expect(anonymous.status()).toBe(303);
+  expect(anonymous.headers()["location"]).toContain("/login");
+  await anon.dispose();
   const svgHref = await page.locator("#chart-roc a[download]").getAttribute("href");
   const svg = await page.request.get(svgHref!);
   expect(svg.headers()["content-type"]).toContain("image/svg+xml");

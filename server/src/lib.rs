@@ -139,7 +139,7 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .route("/login", post(web::login))
         .route("/logout", post(web::logout))
         .route("/theme", post(web::toggle_theme))
-        .route("/calibration/export.csv", get(web::calibration_csv))
+        .route("/calibration/export", get(web::calibration_csv))
         .route("/calibration/chart/{name}", get(web::calibration_svg))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

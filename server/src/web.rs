@@ -333,12 +333,35 @@ pub struct CalibrationExport {
     binning: Option<String>,
 }
 
+/// The signed-in user of an export, checked here and not only by the page middleware: a file
+/// download must never be served to an anonymous caller.
+async fn export_user(state: &AppState, session: &Session) -> Result<(), Response> {
+    match app::auth::current_user(state, session).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err((
+            StatusCode::UNAUTHORIZED,
+            "sign in to export calibration reports",
+        )
+            .into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "could not read the session");
+            Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The database is unavailable; try again shortly.",
+            )
+                .into_response())
+        }
+    }
+}
+
 async fn calibration_view(
     state: &AppState,
+    session: &Session,
     q: &CalibrationExport,
 ) -> Result<app::model::CalibrationView, Response> {
     use app::logic::calibration::Binning;
     use app::store::calibration::{calibration, ReportQuery};
+    export_user(state, session).await?;
     let bad = |m: String| (StatusCode::UNPROCESSABLE_ENTITY, m).into_response();
     let days = q.days.unwrap_or(30);
     if !(1..=730).contains(&days) {
@@ -383,12 +406,13 @@ async fn calibration_view(
     .map_err(store_error)
 }
 
-/// `GET /calibration/export.csv`: the calibration report as the page shows it (signed in).
+/// `GET /calibration/export`: the calibration report as the page shows it, as CSV (signed in).
 pub async fn calibration_csv(
     State(state): State<AppState>,
+    session: Session,
     axum::extract::Query(q): axum::extract::Query<CalibrationExport>,
 ) -> Response {
-    match calibration_view(&state, &q).await {
+    match calibration_view(&state, &session, &q).await {
         Ok(view) => (
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -407,14 +431,15 @@ pub async fn calibration_csv(
     }
 }
 
-/// `GET /calibration/chart/{name}`: one of the page's charts as a standalone SVG file.
+/// `GET /calibration/chart/{name}`: one of the page's charts as a standalone SVG file (signed
+/// in).
 pub async fn calibration_svg(
     State(state): State<AppState>,
+    session: Session,
     axum::extract::Path(name): axum::extract::Path<String>,
     axum::extract::Query(q): axum::extract::Query<CalibrationExport>,
 ) -> Response {
-    let name = name.trim_end_matches(".svg").to_string();
-    let view = match calibration_view(&state, &q).await {
+    let view = match calibration_view(&state, &session, &q).await {
         Ok(v) => v,
         Err(r) => return r,
     };

@@ -165,7 +165,7 @@ fn Report(data: CalibrationPageData, view: CalibrationView, export_query: String
     let v = view;
     let r = v.report.clone();
     let m = v.model.clone();
-    let svg_link = |name: &str| format!("/calibration/chart/{name}.svg?{export_query}");
+    let svg_link = |name: &str| format!("/calibration/chart/{name}?{export_query}");
     let figure = |name: &'static str, caption: &'static str| {
         chart(&d, name).map(|svg| {
             let href = svg_link(name);
@@ -195,7 +195,7 @@ fn Report(data: CalibrationPageData, view: CalibrationView, export_query: String
                 <div><dt>"Weekly MAPE"</dt><dd>{r.weekly_mape.map_or("–".into(), percent)}</dd></div>
             </dl>
             <p class="small">
-                <a href=format!("/calibration/export.csv?{export_query}") download id="export-csv">"Export the report (CSV)"</a>
+                <a href=format!("/calibration/export?{export_query}") download id="export-csv">"Export the report (CSV)"</a>
                 " · API: " <code>{format!("GET /api/v1/projects/{}/calibration", d.project)}</code>
                 " and " <code>"/predictions"</code>
             </p>

@@ -139,6 +139,29 @@ async fn reviewers_read_the_calibration_report_and_predictions() {
         );
         assert_eq!(last[5], "passed");
 
+        // The page's exports are for signed-in people only, whatever the path looks like.
+        let anonymous = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        for path in [
+            "/calibration/export?project=shop",
+            "/calibration/chart/roc?project=shop",
+            "/calibration/chart/roc.svg?project=shop",
+            "/calibration/export.csv?project=shop",
+        ] {
+            let res = anonymous.get(app.url(path)).send().await.unwrap();
+            let status = res.status().as_u16();
+            assert!(
+                status == 401 || status == 303 || status == 404,
+                "{label} {path}: anonymous got {status}"
+            );
+            assert!(
+                !res.text().await.unwrap().contains("section,item"),
+                "{label} {path}"
+            );
+        }
+
         // Errors say what and where; other projects' and ingest-only tokens are refused.
         for (path, tok, want, says) in [
             (
