@@ -308,11 +308,12 @@ pub fn split_sorted(runs: &[ScoredRun]) -> (Vec<f64>, Vec<f64>) {
 /// summary figures, the figures at the threshold with their intervals and targets, and every
 /// point of the charts and of the drift table, so nothing on the page is missing from it.
 pub fn to_csv(view: &crate::model::CalibrationView) -> String {
+    const COLUMNS: usize = 9;
     let r = &view.report;
     let mut out = String::from("section,item,value,value2,count,low,high,target,meets\n");
-    let num = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-    let mut line = |cells: [String; 9]| {
-        let quoted: Vec<String> = cells
+    // One row; cells left out at the end are empty.
+    let mut row = |cells: &[String]| {
+        let mut quoted: Vec<String> = cells
             .iter()
             .map(|c| {
                 if c.contains([',', '"', '\n']) {
@@ -322,43 +323,20 @@ pub fn to_csv(view: &crate::model::CalibrationView) -> String {
                 }
             })
             .collect();
+        quoted.resize(COLUMNS, String::new());
         out.push_str(&quoted.join(","));
         out.push('\n');
     };
-    let e = String::new;
-    line([
-        "model".into(),
-        "version".into(),
+    let num = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let s = |v: &str| v.to_string();
+    row(&[
+        s("model"),
+        s("version"),
         view.model.version.to_string(),
-        view.model.kind().into(),
-        e(),
-        e(),
-        e(),
-        e(),
-        e(),
+        s(view.model.kind()),
     ]);
-    line([
-        "range".into(),
-        "from_ms".into(),
-        r.from.to_string(),
-        e(),
-        e(),
-        e(),
-        e(),
-        e(),
-        e(),
-    ]);
-    line([
-        "range".into(),
-        "to_ms".into(),
-        r.to.to_string(),
-        e(),
-        e(),
-        e(),
-        e(),
-        e(),
-        e(),
-    ]);
+    row(&[s("range"), s("from_ms"), r.from.to_string()]);
+    row(&[s("range"), s("to_ms"), r.to.to_string()]);
     for (k, v) in [
         ("samples", Some(r.samples as f64)),
         ("failed", Some(r.failed as f64)),
@@ -369,42 +347,12 @@ pub fn to_csv(view: &crate::model::CalibrationView) -> String {
         ("average_precision", r.average_precision),
         ("weekly_mape", r.weekly_mape),
     ] {
-        line([
-            "summary".into(),
-            k.into(),
-            num(v),
-            e(),
-            e(),
-            e(),
-            e(),
-            e(),
-            e(),
-        ]);
+        row(&[s("summary"), s(k), num(v)]);
     }
     let t = &r.at_threshold;
-    line([
-        "threshold".into(),
-        "threshold".into(),
-        t.threshold.to_string(),
-        e(),
-        e(),
-        e(),
-        e(),
-        e(),
-        e(),
-    ]);
+    row(&[s("threshold"), s("threshold"), t.threshold.to_string()]);
     for (k, v) in [("tp", t.tp), ("fp", t.fp), ("tn", t.tn), ("fn", t.fn_)] {
-        line([
-            "threshold".into(),
-            k.into(),
-            v.to_string(),
-            e(),
-            e(),
-            e(),
-            e(),
-            e(),
-            e(),
-        ]);
+        row(&[s("threshold"), s(k), v.to_string()]);
     }
     for (k, rate) in [
         ("false_positive_rate", t.false_positive_rate),
@@ -413,9 +361,9 @@ pub fn to_csv(view: &crate::model::CalibrationView) -> String {
         ("failure_detection", t.failure_detection),
         ("false_alerts", t.false_alerts),
     ] {
-        line([
-            "threshold".into(),
-            k.into(),
+        row(&[
+            s("threshold"),
+            s(k),
             num(rate.value),
             rate.numerator.to_string(),
             rate.denominator.to_string(),
@@ -425,91 +373,52 @@ pub fn to_csv(view: &crate::model::CalibrationView) -> String {
             rate.meets.map(|m| m.to_string()).unwrap_or_default(),
         ]);
     }
-    line([
-        "threshold".into(),
-        "false_alerts_per_week".into(),
+    row(&[
+        s("threshold"),
+        s("false_alerts_per_week"),
         num(t.false_alerts_per_week),
-        e(),
-        e(),
-        e(),
-        e(),
-        e(),
-        e(),
     ]);
     for (i, b) in r.reliability.iter().enumerate() {
-        line([
-            "reliability".into(),
+        row(&[
+            s("reliability"),
             i.to_string(),
             b.predicted.to_string(),
             b.observed.to_string(),
             b.count.to_string(),
-            e(),
-            e(),
-            e(),
-            e(),
         ]);
     }
     for h in &r.histogram {
-        line([
-            "histogram".into(),
+        row(&[
+            s("histogram"),
             format!("{}-{}", h.lo, h.hi),
             h.failed.to_string(),
             h.passed.to_string(),
             (h.failed + h.passed).to_string(),
-            e(),
-            e(),
-            e(),
-            e(),
         ]);
     }
-    for (i, p) in r.roc.iter().enumerate() {
-        line([
-            "roc".into(),
-            i.to_string(),
-            p.0.to_string(),
-            p.1.to_string(),
-            e(),
-            e(),
-            e(),
-            e(),
-            e(),
-        ]);
-    }
-    for (i, p) in r.pr.iter().enumerate() {
-        line([
-            "pr".into(),
-            i.to_string(),
-            p.0.to_string(),
-            p.1.to_string(),
-            e(),
-            e(),
-            e(),
-            e(),
-            e(),
-        ]);
+    for (section, points) in [("roc", &r.roc), ("pr", &r.pr)] {
+        for (i, p) in points.iter().enumerate() {
+            row(&[s(section), i.to_string(), p.0.to_string(), p.1.to_string()]);
+        }
     }
     for w in &r.weekly {
-        line([
-            "weekly".into(),
+        row(&[
+            s("weekly"),
             w.start.to_string(),
             w.predicted.to_string(),
             w.observed.to_string(),
             w.runs.to_string(),
-            e(),
-            e(),
-            e(),
-            e(),
         ]);
     }
     for d in &view.drift {
-        line([
-            "drift".into(),
+        row(&[
+            s("drift"),
             d.feature.clone(),
             num(d.psi),
             num(d.ks.map(|k| k.statistic)),
             format!("{}/{}", d.baseline, d.recent),
             num(d.ks.and_then(|k| k.p_value)),
-            e(),
+            String::new(),
             super::drift::PSI_ALERT.to_string(),
             (d.band < 2).to_string(),
         ]);
@@ -581,6 +490,62 @@ mod tests {
         );
         assert_eq!(r.histogram[18].failed, 30);
         assert_eq!(r.roc.last(), Some(&(1.0, 1.0)));
+    }
+
+    #[test]
+    fn csv_rows_have_every_column_and_quote_commas() {
+        use crate::logic::predictor::{ModelParams, RulesModel};
+        use crate::model::{CalibrationView, ModelState, ModelVersion};
+        let runs: Vec<ScoredRun> = (0..40)
+            .map(|i| run((i % 10) as f64 / 10.0, i % 3 == 0))
+            .collect();
+        let view = CalibrationView {
+            project: "shop".into(),
+            model: ModelVersion {
+                id: 1,
+                project: "shop".into(),
+                version: 3,
+                state: ModelState::Active,
+                params: ModelParams::Rules(RulesModel::seeds()),
+                threshold: 0.5,
+                calibration_runs: 14,
+                train_from: None,
+                train_to: None,
+                held_out: None,
+                note: String::new(),
+                created_by: "x".into(),
+                created_at: 0,
+                promoted_at: None,
+                retired_at: None,
+                scored: 40,
+                scored_failed: 14,
+                scored_passed: 26,
+            },
+            report: build(&runs, 0, WEEK_MS, 0.5, Binning::Uniform, 10),
+            compare: None,
+            drift: vec![crate::logic::drift::FeatureDrift {
+                feature: "a,b".into(),
+                baseline: 5,
+                recent: 6,
+                ks: None,
+                psi: Some(0.3),
+                band: 2,
+            }],
+            drift_baseline: (0, 1),
+            drift_recent: (1, 2),
+        };
+        let csv = to_csv(&view);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[1], "model,version,3,rules,,,,,");
+        assert!(lines.contains(&"summary,samples,40,,,,,,"));
+        // Failed runs are i % 3 == 0; scoring ≥ 0.5 needs i % 10 ≥ 5: i = 6, 9, 15, 18, 27, 36, 39.
+        assert!(lines.contains(&"threshold,tp,7,,,,,,"), "{csv}");
+        assert!(csv.contains("drift,\"a,b\",0.3,,5/6,,,0.25,false"), "{csv}");
+        // Every row has nine cells, counting a quoted comma as part of its cell.
+        for l in &lines {
+            let cells = l.replace("\"a,b\"", "ab").split(',').count();
+            assert_eq!(cells, 9, "{l}");
+        }
     }
 
     #[test]
