@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup build run test test-rust test-e2e size bench bench-scale bench-ingest bench-calibration fmt
+.PHONY: setup build run test test-rust test-e2e size bench bench-scale bench-ingest bench-calibration bench-slider fmt
 
 setup:
 	@scripts/setup
@@ -40,6 +40,10 @@ bench-ingest: build
 ## The calibration report over 1,000,000 scored runs, beside scikit-learn on the same data.
 bench-calibration:
 	@scripts/calibration-bench
+
+## The threshold slider in Chromium over 100,000 predictions (release build, Playwright).
+bench-slider: build
+	@scripts/slider-bench
 
 ## Print the size of the release WebAssembly bundle and check it against the budget.
 size:

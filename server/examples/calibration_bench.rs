@@ -6,6 +6,10 @@
 //! scikit-learn on the same data. Medians of 5 runs.
 //!
 //!     cargo run --release -p gatehouse --example calibration_bench -- 1000000 [--no-store]
+//!
+//! The store part times the first view after a start (every row read, drift computed), views
+//! with nothing new, and views while runs keep finishing (20 between views, pushed through the
+//! store as CI does). With `KEEP_DB=path` it only loads that database and keeps it.
 
 use app::logic::calibration::Binning;
 use app::logic::report::{build, split_sorted, AtThreshold};
@@ -65,6 +69,20 @@ async fn main() {
         })
         .collect();
     println!("report computation, {n} runs: median {}", ms(median(times)));
+    // What a view meets: the store's copy is kept ordered by score.
+    let mut ordered = runs.clone();
+    ordered.sort_by(|a, b| a.score.total_cmp(&b.score).then(a.run_id.cmp(&b.run_id)));
+    let times: Vec<Duration> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            build(&ordered, now - span, now + 1, 0.5, Binning::Quantile, 10);
+            t.elapsed()
+        })
+        .collect();
+    println!(
+        "report computation from runs ordered by score (as the store's copy is), {n} runs: median {}",
+        ms(median(times))
+    );
 
     let small = &runs[..runs.len().min(100_000)];
     let (f, p) = split_sorted(small);
@@ -85,9 +103,14 @@ async fn main() {
         return;
     }
     // The store: a fresh SQLite database with n runs, features and scores of one model.
+    // KEEP_DB=path: load the database there, keep it and stop (scripts/slider-bench serves it).
+    let keep = std::env::var("KEEP_DB").ok();
     let dir = std::env::temp_dir().join(format!("gh-calbench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}", dir.join("bench.db").display());
+    let url = match &keep {
+        Some(path) => format!("sqlite://{path}"),
+        None => format!("sqlite://{}", dir.join("bench.db").display()),
+    };
     let db = Db::connect(&url, &PoolSettings::default()).await.unwrap();
     db.migrate().await.unwrap();
     let t = Instant::now();
@@ -96,43 +119,92 @@ async fn main() {
         "loaded {n} scored runs in {:.0} s",
         t.elapsed().as_secs_f64()
     );
+    if keep.is_some() {
+        std::fs::remove_dir_all(&dir).ok();
+        return;
+    }
     let p = app::store::projects::require(&db, "bench").await.unwrap();
-    let mut rows_t = Vec::new();
-    let mut view_t = Vec::new();
-    for _ in 0..5 {
+    let query = app::store::calibration::ReportQuery {
+        version: None,
+        from: now - span,
+        to: now + 1,
+        threshold: None,
+        binning: Binning::Uniform,
+        bins: 10,
+        compare: None,
+    };
+    let view = |db: Db, query: app::store::calibration::ReportQuery| async move {
         let t = Instant::now();
-        let rows = app::store::predictor::scored_runs(&db, model_id, now - span, now + 1)
+        let view = app::store::calibration::calibration(&db, p.id, "bench", &query)
             .await
             .unwrap();
-        assert_eq!(rows.len(), n);
-        rows_t.push(t.elapsed());
-        let t = Instant::now();
-        let view = app::store::calibration::calibration(
-            &db,
-            p.id,
-            "bench",
-            &app::store::calibration::ReportQuery {
-                version: None,
-                from: now - span,
-                to: now + 1,
-                threshold: None,
-                binning: Binning::Uniform,
-                bins: 10,
-                compare: None,
+        (t.elapsed(), view.report.samples)
+    };
+    // First view after a start: every row read from SQLite, drift computed.
+    let (cold, samples) = view(db.clone(), query.clone()).await;
+    assert_eq!(samples, n);
+    println!(
+        "store: first view after a start (reads {n} rows, drift of 10 features): {}",
+        ms(cold)
+    );
+    let t = Instant::now();
+    let (drift, _, _) = app::store::calibration::drift_of(
+        &db,
+        p.id,
+        &app::store::predictor::model(&db, model_id).await.unwrap(),
+        now + 1,
+    )
+    .await
+    .unwrap();
+    println!(
+        "store: drift of {} features alone: {}",
+        drift.len(),
+        ms(t.elapsed())
+    );
+    // Later views: nothing changed since.
+    let warm: Vec<Duration> = {
+        let mut v = Vec::new();
+        for _ in 0..7 {
+            v.push(view(db.clone(), query.clone()).await.0);
+        }
+        v
+    };
+    println!(
+        "store: the whole calibration view, {n} predictions, nothing new: median {}",
+        ms(median(warm))
+    );
+    // Later views while CI keeps pushing: 20 new runs finish between views.
+    let mut busy = Vec::new();
+    let mut next = n as i64 + 1;
+    for _ in 0..7 {
+        for _ in 0..20 {
+            finish_one(&db, p.id, next, now).await;
+            next += 1;
+        }
+        let (t, samples) = view(
+            db.clone(),
+            app::store::calibration::ReportQuery {
+                to: now + span,
+                ..query.clone()
             },
         )
-        .await
-        .unwrap();
-        assert_eq!(view.report.samples, n);
-        view_t.push(t.elapsed());
+        .await;
+        assert!(samples > n);
+        busy.push(t);
     }
     println!(
-        "store: the scored runs of one model, {n} rows: median {}",
-        ms(median(rows_t))
+        "store: the whole calibration view, 20 runs finished since the last: median {}",
+        ms(median(busy))
     );
+    let t = Instant::now();
+    let rows = app::store::predictor::scored_runs(&db, model_id, now - span, now + 1)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), n + 140);
     println!(
-        "store: the whole calibration view (rows, report, drift of 10 features): median {}",
-        ms(median(view_t))
+        "store: the scored runs of one model, {} rows, current copy: {}",
+        n + 140,
+        ms(t.elapsed())
     );
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -173,7 +245,7 @@ async fn load(db: &Db, runs: &[ScoredRun]) -> i64 {
         let mut feats_sql =
             String::from("insert into run_features (ci_run_id, features, computed_at) values ");
         let mut preds_sql = String::from(
-            "insert into risk_prediction (risk_model_id, ci_run_id, score, scored_at) values ",
+            "insert into risk_prediction (risk_model_id, ci_run_id, score, scored_at, run_at, outcome, rev) values ",
         );
         for (i, r) in chunk.iter().enumerate() {
             let sep = if i == 0 { "" } else { "," };
@@ -194,14 +266,59 @@ async fn load(db: &Db, runs: &[ScoredRun]) -> i64 {
             );
             feats_sql.push_str(&format!("{sep}({}, '{f}', {})", r.run_id, r.at));
             preds_sql.push_str(&format!(
-                "{sep}({model_id}, {}, {}, {})",
-                r.run_id, r.score, r.at
+                "{sep}({model_id}, {}, {}, {}, {}, {}, 1)",
+                r.run_id, r.score, r.at, r.at, r.failed as i64
             ));
         }
         for sql in [&runs_sql, &feats_sql, &preds_sql] {
             sqlx::query(sql).execute(&mut *tx).await.unwrap();
         }
     }
+    sqlx::query("update risk_model set rev = 1, scored = $2, scored_failed = $3, scored_passed = $4 where risk_model_id = $1")
+        .bind(model_id)
+        .bind(runs.len() as i64)
+        .bind(runs.iter().filter(|r| r.failed).count() as i64)
+        .bind(runs.iter().filter(|r| !r.failed).count() as i64)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     model_id
+}
+
+/// A run pushed through the store as CI does: created running (features, score), then
+/// finished by an update.
+async fn finish_one(db: &Db, project_id: i64, n: i64, now: i64) {
+    use app::model::{NewRun, Provider, RunStatus};
+    let run = NewRun {
+        provider: Provider::Generic,
+        external_id: format!("late-{n}"),
+        attempt: 1,
+        workflow: "ci".into(),
+        commit_sha: None,
+        branch: Some("main".into()),
+        author: Some(format!("dev{}", n % 7)),
+        trigger: Some("push".into()),
+        url: None,
+        status: RunStatus::Running,
+        started_at: Some(now - 60_000),
+        finished_at: None,
+        jobs: Vec::new(),
+        performance: Default::default(),
+        security: Default::default(),
+        change: Default::default(),
+    };
+    let (run, _) = app::store::runs::create_or_get(db, project_id, &run)
+        .await
+        .unwrap();
+    let update = app::store::runs::RunUpdate {
+        status: Some(if n % 3 == 0 {
+            RunStatus::Failure
+        } else {
+            RunStatus::Success
+        }),
+        finished_at: Some(now),
+        ..Default::default()
+    };
+    app::store::runs::update(db, run.id, &update).await.unwrap();
 }

@@ -405,7 +405,7 @@ fn Drift(view: CalibrationView) -> impl IntoView {
             <p class="muted small">
                 "Each feature in the baseline (" {format_utc(v.drift_baseline.0)} " – " {format_utc(v.drift_baseline.1)}
                 {match v.model.params { ModelParams::Learned(_) => ", the training window", ModelParams::Rules(_) => ", the eight weeks before the recent window" }}
-                ") against the last two weeks. PSI ≥ " {PSI_ALERT} " or a weekly MAPE ≥ " {percent(MAPE_ALERT)} " raises a drift alert."
+                ") against the recent two weeks (" {format_utc(v.drift_recent.0)} " – " {format_utc(v.drift_recent.1)} ", recomputed at most every ten minutes). PSI ≥ " {PSI_ALERT} " or a weekly MAPE ≥ " {percent(MAPE_ALERT)} " raises a drift alert."
             </p>
             <table class="data" id="drift-table">
                 <thead><tr><th scope="col">"Feature"</th><th scope="col">"Baseline runs"</th><th scope="col">"Recent runs"</th><th scope="col">"KS D"</th><th scope="col">"KS p-value"</th><th scope="col">"PSI"</th><th scope="col">"Shift"</th></tr></thead>

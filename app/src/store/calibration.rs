@@ -9,12 +9,28 @@ use crate::logic::predictor::{FeatureValues, ModelParams, FEATURES};
 use crate::logic::report::{build, Report};
 use crate::model::{CalibrationView, Comparison, ModelState, ModelVersion, ScoredRun};
 use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, Weak};
 
 const DAY: i64 = 86_400_000;
 /// The recent window drift looks at.
 pub const RECENT_DAYS: i64 = 14;
 /// The baseline of a rules version (which has no training window), before the recent window.
 pub const BASELINE_DAYS: i64 = 56;
+/// How long a view reuses a version's drift: two weeks of runs against their baseline move
+/// little in ten minutes, and the job checks drift for alerts on its own schedule.
+pub const DRIFT_REUSE_MS: i64 = 10 * 60_000;
+
+type Drift = (
+    Vec<crate::logic::drift::FeatureDrift>,
+    (i64, i64),
+    (i64, i64),
+);
+
+/// The drift views computed last, per database and version: the pool's handle, `to`, result.
+#[allow(clippy::type_complexity)]
+static DRIFT_SEEN: LazyLock<
+    Mutex<HashMap<(usize, i64), (Weak<dyn std::any::Any + Send + Sync>, i64, Drift)>>,
+> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportQuery {
@@ -92,7 +108,7 @@ pub async fn calibration(
         }
         _ => None,
     };
-    let (drift, baseline, recent) = drift_of(db, project_id, &m, q.to).await?;
+    let (drift, baseline, recent) = drift_cached(db, project_id, &m, q.to).await?;
     Ok(CalibrationView {
         project: slug.to_string(),
         model: m,
@@ -104,17 +120,36 @@ pub async fn calibration(
     })
 }
 
-/// Per-feature drift of the project's runs for `m`, as of `to`.
-pub async fn drift_of(
+/// [`drift_of`] as of `to`, or as of up to [`DRIFT_REUSE_MS`] before it when a view or the
+/// drift job computed that already (the view shows the windows it used).
+pub async fn drift_cached(
     db: &Db,
     project_id: i64,
     m: &ModelVersion,
     to: i64,
-) -> StoreResult<(
-    Vec<crate::logic::drift::FeatureDrift>,
-    (i64, i64),
-    (i64, i64),
-)> {
+) -> StoreResult<Drift> {
+    let (id, handle) = db.identity();
+    let key = (id, m.id);
+    {
+        let mut seen = DRIFT_SEEN.lock().expect("drift lock");
+        seen.retain(|_, e| e.0.strong_count() > 0);
+        if let Some((_, at, drift)) = seen.get(&key) {
+            if *at <= to && to - *at < DRIFT_REUSE_MS {
+                return Ok(drift.clone());
+            }
+        }
+    }
+    let drift = drift_of(db, project_id, m, to).await?;
+    let mut seen = DRIFT_SEEN.lock().expect("drift lock");
+    if seen.len() >= 256 {
+        seen.clear();
+    }
+    seen.insert(key, (handle, to, drift.clone()));
+    Ok(drift)
+}
+
+/// Per-feature drift of the project's runs for `m`, as of `to`.
+pub async fn drift_of(db: &Db, project_id: i64, m: &ModelVersion, to: i64) -> StoreResult<Drift> {
     let recent = (to - RECENT_DAYS * DAY, to);
     let baseline = match (&m.params, m.train_from, m.train_to) {
         (ModelParams::Learned(_), Some(a), Some(b)) => (a, b),

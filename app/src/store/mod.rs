@@ -12,6 +12,7 @@ pub mod environments;
 pub mod predictor;
 pub mod projects;
 pub mod runs;
+pub mod score_cache;
 pub mod sessions;
 pub mod test_history;
 pub mod tokens;
@@ -108,6 +109,23 @@ pub enum Db {
 }
 
 impl Db {
+    /// A number naming this database's pool, and a handle that tells when the pool is gone.
+    /// The handle keeps the pool's options allocated, so while it lives no other pool can be
+    /// given the same number (in-process caches key on it).
+    pub(crate) fn identity(&self) -> (usize, std::sync::Weak<dyn std::any::Any + Send + Sync>) {
+        fn of<T: std::any::Any + Send + Sync>(
+            options: std::sync::Arc<T>,
+        ) -> (usize, std::sync::Weak<dyn std::any::Any + Send + Sync>) {
+            let id = std::sync::Arc::as_ptr(&options) as *const u8 as usize;
+            let options: std::sync::Arc<dyn std::any::Any + Send + Sync> = options;
+            (id, std::sync::Arc::downgrade(&options))
+        }
+        match self {
+            Db::Sqlite(p) => of(p.connect_options()),
+            Db::Postgres(p) => of(p.connect_options()),
+        }
+    }
+
     /// Connects to `url` (`sqlite://path` or `postgres://…`), creating a SQLite file and its
     /// folder when missing. Does not run migrations: see [`Db::migrate`].
     pub async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<Db> {

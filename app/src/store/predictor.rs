@@ -47,12 +47,20 @@ pub(super) async fn on_run_created(
     for (model_id, version, state, params, threshold, calibration_runs) in models {
         let params: ModelParams = parse_params(&params)?;
         let score = params.score(&features);
-        tx.execute(
-            "insert into risk_prediction (risk_model_id, ci_run_id, score, scored_at) \
-             values ($1, $2, $3, $4) on conflict (risk_model_id, ci_run_id) do nothing",
-            vals![model_id, run_id, score, now],
-        )
-        .await?;
+        let inserted = tx
+            .execute(
+                "insert into risk_prediction (risk_model_id, ci_run_id, score, scored_at) \
+                 values ($1, $2, $3, $4) on conflict (risk_model_id, ci_run_id) do nothing",
+                vals![model_id, run_id, score, now],
+            )
+            .await?;
+        if inserted > 0 {
+            tx.execute(
+                "update risk_model set scored = scored + 1 where risk_model_id = $1",
+                vals![model_id],
+            )
+            .await?;
+        }
         if state != "active" || score < threshold {
             continue;
         }
@@ -100,6 +108,58 @@ pub(super) async fn on_run_created(
             )
             .await?;
         }
+    }
+    sync_run(tx, run_id).await
+}
+
+/// Brings the start time and outcome kept with each of a run's predictions in line with the
+/// run, in the transaction that changed the run. A change to a version's finished set takes
+/// the version's next revision and stamps the prediction with it (see [`super::score_cache`]);
+/// the version's outcome counts move with it. Versions are locked in id order.
+pub(super) async fn sync_run(tx: &mut Tx, run_id: i64) -> StoreResult<()> {
+    let rows: Vec<(i64, Option<i64>, Option<i64>, i64, Option<i64>)> = tx
+        .all(
+            "select x.risk_model_id, x.run_at, cast(x.outcome as bigint), \
+             coalesce(r.started_at, r.created_at), \
+             case when r.status = 'success' then cast(0 as bigint) \
+             when r.status in ('failure', 'error') then cast(1 as bigint) end \
+             from risk_prediction x join ci_run r on r.ci_run_id = x.ci_run_id \
+             where x.ci_run_id = $1 order by x.risk_model_id",
+            vals![run_id],
+        )
+        .await?;
+    for (model_id, old_at, old_outcome, at, outcome) in rows {
+        if old_at == Some(at) && old_outcome == outcome {
+            continue;
+        }
+        if old_outcome.is_none() && outcome.is_none() {
+            // Not in the finished set before or after: no revision.
+            tx.execute(
+                "update risk_prediction set run_at = $3 where risk_model_id = $1 and ci_run_id = $2",
+                vals![model_id, run_id, at],
+            )
+            .await?;
+            continue;
+        }
+        let is = |o: Option<i64>, v: i64| i64::from(o == Some(v));
+        let (rev,): (i64,) = tx
+            .one(
+                "update risk_model set rev = rev + 1, scored_failed = scored_failed + $2, \
+                 scored_passed = scored_passed + $3 where risk_model_id = $1 \
+                 returning cast(rev as bigint)",
+                vals![
+                    model_id,
+                    is(outcome, 1) - is(old_outcome, 1),
+                    is(outcome, 0) - is(old_outcome, 0)
+                ],
+            )
+            .await?;
+        tx.execute(
+            "update risk_prediction set run_at = $3, outcome = $4, rev = $5 \
+             where risk_model_id = $1 and ci_run_id = $2",
+            vals![model_id, run_id, at, outcome, rev],
+        )
+        .await?;
     }
     Ok(())
 }
@@ -270,11 +330,8 @@ const MODEL_SELECT: &str = "select m.risk_model_id, p.slug as project, \
     cast(m.version as bigint) as version, m.state, m.params, m.threshold, \
     cast(m.calibration_runs as bigint) as calibration_runs, m.train_from, m.train_to, m.metrics, \
     m.note, m.created_by, m.created_at, m.promoted_at, m.retired_at, \
-    (select count(*) from risk_prediction x where x.risk_model_id = m.risk_model_id) as scored, \
-    (select count(*) from risk_prediction x join ci_run r on r.ci_run_id = x.ci_run_id \
-      where x.risk_model_id = m.risk_model_id and r.status in ('failure', 'error')) as scored_failed, \
-    (select count(*) from risk_prediction x join ci_run r on r.ci_run_id = x.ci_run_id \
-      where x.risk_model_id = m.risk_model_id and r.status = 'success') as scored_passed \
+    cast(m.scored as bigint) as scored, cast(m.scored_failed as bigint) as scored_failed, \
+    cast(m.scored_passed as bigint) as scored_passed \
     from risk_model m join project p on p.project_id = m.project_id";
 
 impl ModelRow {
@@ -602,36 +659,15 @@ pub async fn set_threshold(
     model(db, model_id).await
 }
 
-/// The finished runs a version scored, started in `[from, to)`, oldest first.
+/// The finished runs a version scored, started in `[from, to)`, ordered by score (ties by run
+/// id), from the in-memory copy brought up to date by this call.
 pub async fn scored_runs(
     db: &Db,
     model_id: i64,
     from: i64,
     to: i64,
 ) -> StoreResult<Vec<ScoredRun>> {
-    let mut tx = Tx::read(db).await?;
-    let rows: Vec<(i64, i64, f64, String)> = tx
-        .all(
-            &format!(
-                "select r.ci_run_id, coalesce(r.started_at, r.created_at), x.score, r.status \
-                 from risk_prediction x join ci_run r on r.ci_run_id = x.ci_run_id \
-                 where x.risk_model_id = $1 and r.status in {FINISHED} \
-                 and coalesce(r.started_at, r.created_at) >= $2 \
-                 and coalesce(r.started_at, r.created_at) < $3 order by r.ci_run_id"
-            ),
-            vals![model_id, from, to],
-        )
-        .await?;
-    tx.commit().await?;
-    Ok(rows
-        .into_iter()
-        .map(|(run_id, at, score, status)| ScoredRun {
-            run_id,
-            at,
-            score,
-            failed: status != "success",
-        })
-        .collect())
+    super::score_cache::scored_in(db, model_id, from, to).await
 }
 
 /// One row of the predictions export.

@@ -330,6 +330,9 @@ pub async fn update(db: &Db, id: i64, change: &RunUpdate) -> StoreResult<Run> {
             .await?;
             upsert_job!(&mut *tx, id, next, job);
         }
+        // The outcome kept with the run's predictions changes with the run.
+        let mut tx = super::tx::Tx::from(tx);
+        super::predictor::sync_run(&mut tx, id).await?;
         tx.commit().await?;
     });
     gates_hook(db, id).await;

@@ -106,14 +106,22 @@ pub async fn check_drift(db: &app::store::Db, now: i64) -> Result<usize, app::st
     let week = now.div_euclid(7 * DAY_MS);
     let mut opened = 0;
     for p in projects::list(db).await? {
-        let Some(active) = predictor::models(db, p.id)
-            .await?
+        let models = predictor::models(db, p.id).await?;
+        // This server's copy of each live version's scores, brought up to date here so the
+        // first calibration view after a start does not read them all.
+        for m in models
+            .iter()
+            .filter(|m| m.state != app::model::ModelState::Retired)
+        {
+            app::store::score_cache::finished(db, m.id).await?;
+        }
+        let Some(active) = models
             .into_iter()
             .find(|m| m.state == app::model::ModelState::Active)
         else {
             continue;
         };
-        let (drift, _, _) = calibration::drift_of(db, p.id, &active, now).await?;
+        let (drift, _, _) = calibration::drift_cached(db, p.id, &active, now).await?;
         for d in drift {
             let Some(psi) = d.psi.filter(|v| *v >= PSI_ALERT) else {
                 continue;

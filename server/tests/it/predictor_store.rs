@@ -273,3 +273,88 @@ async fn versions_run_in_shadow_are_promoted_and_brought_back() {
         assert_eq!(v3.train_from, Some(t0));
     }
 }
+
+/// The scores a report reads follow every change to a run's outcome and start, on a server
+/// that read them before the change and on a second one sharing the database; the counts kept
+/// with each version agree with the predictions themselves.
+#[tokio::test]
+async fn report_rows_follow_outcome_changes_on_every_replica() {
+    use app::store::runs::RunUpdate;
+    for backend in backends().await {
+        let one = connect(&backend).await;
+        let two = connect(&backend).await;
+        let label = backend.label;
+        let project = shop(&one).await;
+        let t0 = app::store::now_ms() - 10 * 24 * HOUR;
+        let mut ids = Vec::new();
+        for n in 0..6 {
+            let (run, _) = runs::create_or_get(&one, project, &finished(n, t0, n == 2, "ana", 5))
+                .await
+                .unwrap();
+            ids.push(run.id);
+        }
+        let model = predictor::models(&one, project).await.unwrap()[0].clone();
+        let read = |db: Db| async move {
+            let rows = predictor::scored_runs(&db, model.id, 0, i64::MAX)
+                .await
+                .unwrap();
+            let mut v: Vec<(i64, bool)> = rows.iter().map(|r| (r.run_id, r.failed)).collect();
+            v.sort();
+            v
+        };
+        let expect = |failed: &[usize], ids: &[i64], skip: &[usize]| -> Vec<(i64, bool)> {
+            ids.iter()
+                .enumerate()
+                .filter(|(i, _)| !skip.contains(i))
+                .map(|(i, id)| (*id, failed.contains(&i)))
+                .collect()
+        };
+        assert_eq!(read(one.clone()).await, expect(&[2], &ids, &[]), "{label}");
+        assert_eq!(read(two.clone()).await, expect(&[2], &ids, &[]), "{label}");
+
+        // A run that starts (no outcome yet) is not in the report; when it fails, it is.
+        let mut pending = finished(6, t0, false, "ana", 5);
+        pending.status = RunStatus::Running;
+        pending.finished_at = None;
+        let (run, _) = runs::create_or_get(&two, project, &pending).await.unwrap();
+        ids.push(run.id);
+        assert_eq!(read(one.clone()).await, expect(&[2], &ids, &[6]), "{label}");
+        let update = |status| RunUpdate {
+            status: Some(status),
+            finished_at: Some(t0 + 6 * HOUR + 9 * MIN),
+            ..RunUpdate::default()
+        };
+        runs::update(&two, run.id, &update(RunStatus::Failure))
+            .await
+            .unwrap();
+        assert_eq!(
+            read(one.clone()).await,
+            expect(&[2, 6], &ids, &[]),
+            "{label}"
+        );
+        // Re-run green, then started again: the outcome moves, then leaves the report.
+        runs::update(&one, ids[2], &update(RunStatus::Success))
+            .await
+            .unwrap();
+        assert_eq!(read(two.clone()).await, expect(&[6], &ids, &[]), "{label}");
+        runs::update(&one, ids[3], &update(RunStatus::Running))
+            .await
+            .unwrap();
+        assert_eq!(read(two.clone()).await, expect(&[6], &ids, &[3]), "{label}");
+        assert_eq!(read(one.clone()).await, expect(&[6], &ids, &[3]), "{label}");
+        // A time range filters on the run's start.
+        let early = predictor::scored_runs(&one, model.id, t0, t0 + 2 * HOUR)
+            .await
+            .unwrap();
+        let mut early: Vec<i64> = early.iter().map(|r| r.run_id).collect();
+        early.sort();
+        assert_eq!(early, vec![ids[0], ids[1]], "{label}");
+
+        let m = predictor::model(&two, model.id).await.unwrap();
+        assert_eq!(
+            (m.scored, m.scored_failed, m.scored_passed),
+            (7, 1, 5),
+            "{label}: seven scored, run 6 failed, run 3 has no outcome"
+        );
+    }
+}
