@@ -173,6 +173,21 @@ async fn main() {
         "store: the whole calibration view, {n} predictions, nothing new: median {}",
         ms(median(warm))
     );
+    let quantile: Vec<Duration> = {
+        let mut v = Vec::new();
+        for _ in 0..7 {
+            let q = app::store::calibration::ReportQuery {
+                binning: Binning::Quantile,
+                ..query.clone()
+            };
+            v.push(view(db.clone(), q).await.0);
+        }
+        v
+    };
+    println!(
+        "store: the whole calibration view with quantile bins, nothing new: median {}",
+        ms(median(quantile))
+    );
     // Later views while CI keeps pushing: 20 new runs finish between views.
     let mut busy = Vec::new();
     let mut next = n as i64 + 1;
