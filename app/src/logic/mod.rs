@@ -3,6 +3,7 @@
 pub mod bands;
 pub mod calibration;
 pub mod deploy;
+pub mod dora;
 pub mod drift;
 pub mod flaky;
 pub mod gates;
