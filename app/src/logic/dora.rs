@@ -5,7 +5,8 @@
 //! - **Deployment frequency**: deployments that went live per day over the period (a
 //!   deployment later rolled back did go live, and also counts as a failed change).
 //! - **Lead time for changes**: from a change's first commit to its deployment going live;
-//!   the median over the period's live deployments that know their first commit.
+//!   the median over the period's live deployments that know their first commit (a rollback
+//!   to an earlier release ships no change and has none).
 //! - **Change failure rate**: deployments that failed, were rolled back or led to an incident,
 //!   divided by the deployments that finished (succeeded, failed or rolled back) in the period.
 //! - **Failed-deployment recovery time**: from a failure (a failed or rolled-back deployment,
@@ -47,6 +48,10 @@ pub struct Deployment {
     pub first_commit_at: Option<i64>,
     /// When it was rolled back (a rolled-back deployment first went live).
     pub rolled_back_at: Option<i64>,
+    /// It rolled back to an earlier release: it counts as a deployment, but shipped no new
+    /// change, so it has no lead time.
+    #[serde(default)]
+    pub is_rollback: bool,
 }
 
 /// An incident in the environment, linked to the deployment that caused it when known.
@@ -99,6 +104,11 @@ pub struct FourKeys {
     pub recovered: usize,
     /// Failures that started in the period and had not recovered by its end.
     pub still_failing: usize,
+    /// The mean of the same recovery times (MTTR).
+    pub recovery_mean_ms: Option<f64>,
+    /// The failures that started in the period: failed or rolled-back deployments, incidents.
+    pub failure_deployments: Vec<i64>,
+    pub failure_incidents: Vec<i64>,
     pub bands: Bands,
 }
 
@@ -198,7 +208,7 @@ pub fn four_keys(
 
     let mut leads: Vec<f64> = period
         .iter()
-        .filter(|d| d.outcome != Outcome::Failed)
+        .filter(|d| d.outcome != Outcome::Failed && !d.is_rollback)
         .filter_map(|d| d.first_commit_at.map(|c| (d.finished_at - c).max(0) as f64))
         .collect();
     let lead_time_samples = leads.len();
@@ -222,27 +232,35 @@ pub fn four_keys(
             .find(|d| d.outcome == Outcome::Succeeded && d.finished_at > after)
             .map(|d| d.finished_at)
     };
-    let mut failures: Vec<(i64, Option<i64>)> = Vec::new();
+    // (start, end, deployment id or incident id)
+    let mut failures: Vec<(i64, Option<i64>, Result<i64, i64>)> = Vec::new();
     for d in &by_time {
         let at = match d.outcome {
             Outcome::Failed => d.finished_at,
             Outcome::RolledBack => d.rolled_back_at.unwrap_or(d.finished_at),
             Outcome::Succeeded => continue,
         };
-        failures.push((at, next_success(at)));
+        failures.push((at, next_success(at), Ok(d.id)));
     }
     for i in incidents {
-        failures.push((i.started_at, i.resolved_at));
+        failures.push((i.started_at, i.resolved_at, Err(i.id)));
     }
     let mut times = Vec::new();
     let mut still_failing = 0;
-    for (start, end) in failures.into_iter().filter(|(s, _)| inside(*s)) {
+    let (mut failure_deployments, mut failure_incidents) = (Vec::new(), Vec::new());
+    for (start, end, id) in failures.into_iter().filter(|(s, _, _)| inside(*s)) {
+        match id {
+            Ok(d) => failure_deployments.push(d),
+            Err(i) => failure_incidents.push(i),
+        }
         match end.filter(|e| *e < to) {
             Some(e) => times.push((e - start).max(0) as f64),
             None => still_failing += 1,
         }
     }
     let recovered = times.len();
+    let recovery_mean_ms =
+        (!times.is_empty()).then(|| times.iter().sum::<f64>() / times.len() as f64);
     let recovery_ms = median(&mut times);
 
     FourKeys {
@@ -266,6 +284,9 @@ pub fn four_keys(
         recovery_ms,
         recovered,
         still_failing,
+        recovery_mean_ms,
+        failure_deployments,
+        failure_incidents,
     }
 }
 
@@ -283,6 +304,7 @@ mod tests {
             outcome,
             first_commit_at: lead_hours.map(|h| finished_at - (h * HOUR_MS as f64) as i64),
             rolled_back_at: (outcome == Outcome::RolledBack).then_some(finished_at + HOUR_MS),
+            is_rollback: false,
         }
     }
 
@@ -329,6 +351,9 @@ mod tests {
         assert_eq!(k.still_failing, 1);
         assert_eq!(k.recovery_ms, Some(12.0 * HOUR_MS as f64));
         assert_eq!(k.bands.recovery, Some(Performance::High));
+        assert_eq!(k.recovery_mean_ms, Some(12.0 * HOUR_MS as f64));
+        assert_eq!(k.failure_deployments, vec![3, 6]);
+        assert!(k.failure_incidents.is_empty());
     }
 
     #[test]
@@ -379,6 +404,7 @@ mod tests {
         let both = four_keys(&deployments, &incidents, T0, T0 + 14 * DAY_MS);
         assert_eq!((both.recovered, both.still_failing), (1, 0));
         assert_eq!(both.recovery_ms, Some(3.0 * DAY_MS as f64));
+        assert_eq!(both.failure_incidents, vec![10]);
         assert_eq!(both.bands.recovery, Some(Performance::Medium));
         // Week 2 holds no deployment: no change failure rate, and no recovery started in it.
         let week2 = four_keys(&deployments, &incidents, T0 + 7 * DAY_MS, T0 + 14 * DAY_MS);

@@ -7,6 +7,7 @@ pub mod dora;
 pub mod drift;
 pub mod flaky;
 pub mod gates;
+pub mod kpi;
 pub mod predictor;
 pub mod release;
 pub mod report;

@@ -13,6 +13,33 @@ pub fn format_utc(ms: i64) -> String {
     )
 }
 
+/// A UTC day (days since 1970-01-01) as `2026-11-22`.
+pub fn format_day(day: i64) -> String {
+    let (y, m, d) = civil_from_days(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The UTC day (days since 1970-01-01) of a `2026-11-22` date.
+pub fn parse_day(text: &str) -> Result<i64, String> {
+    let bad = || format!("`{text}` is not a date such as 2026-11-22");
+    let t = text.trim();
+    let parts: Vec<&str> = t.split('-').collect();
+    if parts.len() != 3 || parts[0].len() != 4 || parts[1].len() != 2 || parts[2].len() != 2 {
+        return Err(bad());
+    }
+    let n = |p: &str| p.parse::<u32>().map_err(|_| bad());
+    let (y, m, d) = (n(parts[0])? as i64, n(parts[1])?, n(parts[2])?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(bad());
+    }
+    let day = days_from_civil(y, m, d);
+    // 2026-02-30 would land in March: refuse it rather than move it.
+    if civil_from_days(day) != (y, m, d) {
+        return Err(bad());
+    }
+    Ok(day)
+}
+
 /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-22T14:03:05.120Z` (the API's time format).
 pub fn to_rfc3339(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
@@ -153,6 +180,19 @@ pub fn humanize_ms(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_round_trip_and_refuse_impossible_dates() {
+        assert_eq!(parse_day("1970-01-02"), Ok(1));
+        assert_eq!(format_day(parse_day("2026-11-22").unwrap()), "2026-11-22");
+        assert_eq!(
+            parse_day("2024-02-29").map(format_day),
+            Ok("2024-02-29".into())
+        );
+        assert!(parse_day("2026-02-30").is_err());
+        assert!(parse_day("2026-13-01").is_err());
+        assert!(parse_day("22.11.2026").is_err());
+    }
 
     #[test]
     fn rfc3339_round_trips_and_reads_offsets_and_fractions() {

@@ -326,14 +326,17 @@ async fn release_for(
             &commit[..commit.len().min(12)],
             &sha[..sha.len().min(12)]
         ))),
-        None => Ok(tx
-            .one::<(i64,)>(
-                "insert into release (project_id, version, commit_sha, git_ref, created_by, created_at) \
-                 values ($1, $2, $3, $4, $5, $6) returning release_id",
-                vals![project_id, version, sha, git_ref, by, at],
-            )
-            .await?
-            .0),
+        None => {
+            let (id,) = tx
+                .one::<(i64,)>(
+                    "insert into release (project_id, version, commit_sha, git_ref, created_by, created_at) \
+                     values ($1, $2, $3, $4, $5, $6) returning release_id",
+                    vals![project_id, version, sha, git_ref, by, at],
+                )
+                .await?;
+            super::kpis::stamp_first_commit(tx, id, None).await?;
+            Ok(id)
+        }
     }
 }
 

@@ -31,7 +31,7 @@ pub struct Requester {
 }
 
 impl Requester {
-    fn actor(&self) -> Actor {
+    pub(super) fn actor(&self) -> Actor {
         Actor {
             user_id: self.user_id,
             username: Some(self.name.clone()),
@@ -740,6 +740,8 @@ pub async fn request(
                     vals![project_id, version.clone(), sha.clone(), git_ref.clone(), new.ci_run_id, by.name.clone(), now],
                 )
                 .await?;
+            let listed = new.commits.iter().filter_map(|c| c.committed_at).min();
+            super::kpis::stamp_first_commit(&mut tx, id, listed).await?;
             for (kind, name, url) in &new.artifacts {
                 tx.execute(
                     "insert into release_artifact (release_id, kind, name, url) values ($1, $2, $3, $4)",

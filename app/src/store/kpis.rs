@@ -1,0 +1,832 @@
+//! Delivery KPIs: the facts behind them (one read transaction), per-project targets,
+//! incidents and satisfaction ratings. [`overview`] is the one function every panel, export
+//! and API response computes from.
+
+use super::audit::{Actor, NewAuditEvent};
+use super::deployments::Requester;
+use super::tx::Tx;
+use super::{now_ms, Db, StoreError, StoreResult};
+use crate::logic::dora::{Deployment, Incident, Outcome, DAY_MS};
+use crate::logic::kpi::{self, AlertFact, Facts, HealthDay, Kpi, RollbackFact, RunDay, Target};
+use crate::vals;
+use serde::{Deserialize, Serialize};
+
+/// Failures this far before a period can still recover in it (a deployment live before the
+/// period and rolled back inside it).
+const LOOKBACK_DAYS: i64 = 30;
+
+/// The project and environment a KPI view is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KpiScope {
+    pub project_id: i64,
+    pub project: String,
+    pub environment_id: i64,
+    pub environment: String,
+    /// The project's environments in promotion order.
+    pub environments: Vec<String>,
+}
+
+/// The KPIs of one project and environment over `[from_day, to_day)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KpiOverview {
+    pub scope: KpiScope,
+    pub report: kpi::Report,
+    pub computed_at: i64,
+}
+
+/// The project `project` and its environment `environment`, or its last (production) one.
+pub async fn scope(db: &Db, project: &str, environment: Option<&str>) -> StoreResult<KpiScope> {
+    let mut tx = Tx::read(db).await?;
+    let rows: Vec<(i64, i64, String)> = tx
+        .all(
+            "select p.project_id, e.environment_id, e.name from project p \
+             join environment e on e.project_id = p.project_id where p.slug = $1 \
+             order by e.position, e.environment_id",
+            vals![project],
+        )
+        .await?;
+    tx.commit().await?;
+    let Some(first) = rows.first() else {
+        return Err(StoreError::NotFound(format!(
+            "there is no project `{project}` (or it has no environment)"
+        )));
+    };
+    let chosen = match environment.filter(|e| !e.trim().is_empty()) {
+        Some(name) => rows.iter().find(|r| r.2 == name).ok_or_else(|| {
+            StoreError::NotFound(format!(
+                "project `{project}` has no environment `{name}` (it has {})",
+                rows.iter()
+                    .map(|r| r.2.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?,
+        None => rows.last().unwrap_or(first),
+    };
+    Ok(KpiScope {
+        project_id: first.0,
+        project: project.to_string(),
+        environment_id: chosen.1,
+        environment: chosen.2.clone(),
+        environments: rows.iter().map(|r| r.2.clone()).collect(),
+    })
+}
+
+/// Every KPI of the scope over `[from_day, to_day)`, with the previous period and trends.
+pub async fn overview(
+    db: &Db,
+    scope: KpiScope,
+    from_day: i64,
+    to_day: i64,
+) -> StoreResult<KpiOverview> {
+    if to_day <= from_day {
+        return Err(StoreError::Invalid(
+            "the range must end after it starts".into(),
+        ));
+    }
+    let len = to_day - from_day;
+    let mut tx = Tx::read(db).await?;
+    let facts = facts(&mut tx, &scope, from_day - len, to_day).await?;
+    let targets = targets_in(&mut tx, scope.project_id).await?;
+    tx.commit().await?;
+    Ok(KpiOverview {
+        report: kpi::report(&facts, &targets, from_day, to_day),
+        scope,
+        computed_at: now_ms(),
+    })
+}
+
+type DeploymentRow = (
+    i64,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// What the KPIs of `[from_day, to_day)` are computed from (the caller passes the start of
+/// the previous period as `from_day`).
+async fn facts(tx: &mut Tx, s: &KpiScope, from_day: i64, to_day: i64) -> StoreResult<Facts> {
+    let (from, to) = (from_day * DAY_MS, to_day * DAY_MS);
+    let run_days: Vec<RunDay> = tx
+        .all::<(i64, i64, i64, i64, i64, i64, f64, i64, f64, i64, f64, i64)>(
+            "select day, finished, failed, errored, tests_ran, tests_passed, coverage_sum, \
+             coverage_n, p50_sum, p50_n, p99_sum, p99_n from run_day \
+             where project_id = $1 and day >= $2 and day < $3",
+            vals![s.project_id, from_day, to_day],
+        )
+        .await?
+        .into_iter()
+        .map(|r| RunDay {
+            day: r.0,
+            finished: r.1,
+            failed: r.2,
+            errored: r.3,
+            tests_ran: r.4,
+            tests_passed: r.5,
+            coverage_sum: r.6,
+            coverage_n: r.7,
+            p50_sum: r.8,
+            p50_n: r.9,
+            p99_sum: r.10,
+            p99_n: r.11,
+        })
+        .collect();
+    let health_days: Vec<HealthDay> = tx
+        .all::<(i64, f64, i64, f64, i64)>(
+            "select day, availability_sum, availability_n, error_sum, error_n from health_day \
+             where environment_id = $1 and day >= $2 and day < $3",
+            vals![s.environment_id, from_day, to_day],
+        )
+        .await?
+        .into_iter()
+        .map(|r| HealthDay {
+            day: r.0,
+            availability_sum: r.1,
+            availability_n: r.2,
+            error_sum: r.3,
+            error_n: r.4,
+        })
+        .collect();
+    let alerts: Vec<AlertFact> = tx
+        .all::<(i64, String, i64, Option<i64>, Option<String>)>(
+            "select a.risk_alert_id, a.kind, a.opened_at, a.acknowledged_at, r.status \
+             from risk_alert a left join ci_run r on r.ci_run_id = a.ci_run_id \
+             where a.project_id = $1 and a.opened_at >= $2 and a.opened_at < $3",
+            vals![s.project_id, from, to],
+        )
+        .await?
+        .into_iter()
+        .map(|(id, kind, opened_at, acknowledged_at, status)| AlertFact {
+            id,
+            risk: kind == "risk",
+            opened_at,
+            acknowledged_at,
+            run_failed: match status.as_deref() {
+                Some("success") => Some(false),
+                Some("failure" | "error") => Some(true),
+                _ => None,
+            },
+        })
+        .collect();
+    let rows: Vec<DeploymentRow> = tx
+        .all(
+            "select d.deployment_id, d.state, d.finished_at, rel.first_commit_at, \
+             coalesce(rb.rollback_decided_at, rb.requested_at), d.rollback_of, \
+             coalesce(d.rollback_decided_at, d.requested_at) \
+             from deployment d join release rel on rel.release_id = d.release_id \
+             left join deployment rb on rb.deployment_id = d.rolled_back_by \
+             where d.environment_id = $1 and d.finished_at >= $2 and d.finished_at < $3 \
+             and d.state in ('succeeded', 'failed', 'rolled_back')",
+            vals![s.environment_id, from - LOOKBACK_DAYS * DAY_MS, to],
+        )
+        .await?;
+    let mut deployments = Vec::with_capacity(rows.len());
+    let mut rollbacks = Vec::new();
+    for (id, state, finished_at, first_commit_at, rolled_back_at, rollback_of, decided_at) in rows {
+        let outcome = match state.as_str() {
+            "succeeded" => Outcome::Succeeded,
+            "failed" => Outcome::Failed,
+            _ => Outcome::RolledBack,
+        };
+        if rollback_of.is_some() && outcome != Outcome::Failed {
+            rollbacks.push(RollbackFact {
+                id,
+                decided_at: decided_at.unwrap_or(finished_at),
+                finished_at,
+            });
+        }
+        deployments.push(Deployment {
+            id,
+            finished_at,
+            outcome,
+            first_commit_at,
+            rolled_back_at,
+            is_rollback: rollback_of.is_some(),
+        });
+    }
+    let incidents: Vec<Incident> = tx
+        .all::<(i64, i64, Option<i64>, Option<i64>)>(
+            "select incident_id, started_at, resolved_at, deployment_id from incident \
+             where environment_id = $1 and started_at >= $2 and started_at < $3",
+            vals![s.environment_id, from - LOOKBACK_DAYS * DAY_MS, to],
+        )
+        .await?
+        .into_iter()
+        .map(|(id, started_at, resolved_at, deployment_id)| Incident {
+            id,
+            started_at,
+            resolved_at,
+            deployment_id,
+        })
+        .collect();
+    let ratings: Vec<(i64, i64)> = tx
+        .all(
+            "select at, cast(rating as bigint) from satisfaction_rating \
+             where project_id = $1 and at >= $2 and at < $3",
+            vals![s.project_id, from, to],
+        )
+        .await?;
+    Ok(Facts {
+        run_days,
+        health_days,
+        alerts,
+        deployments,
+        incidents,
+        rollbacks,
+        ratings,
+    })
+}
+
+async fn targets_in(tx: &mut Tx, project_id: i64) -> StoreResult<Vec<Target>> {
+    let rows: Vec<(String, f64, f64)> = tx
+        .all(
+            "select kpi, target, at_risk from kpi_target where project_id = $1",
+            vals![project_id],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, target, at_risk)| {
+            Kpi::parse(&id).map(|kpi| Target {
+                kpi,
+                target,
+                at_risk,
+                custom: true,
+            })
+        })
+        .collect())
+}
+
+/// Every KPI's target for the project (its own where set, the seeds' otherwise).
+pub async fn targets(db: &Db, project_id: i64) -> StoreResult<Vec<Target>> {
+    let mut tx = Tx::read(db).await?;
+    let own = targets_in(&mut tx, project_id).await?;
+    tx.commit().await?;
+    Ok(kpi::targets_with_defaults(&own))
+}
+
+/// Sets the project's targets: each given KPI gets its own target, or returns to the seeds'
+/// with `reset`. All are checked before any is written.
+pub async fn save_targets(
+    db: &Db,
+    project_id: i64,
+    set: &[Target],
+    reset: &[Kpi],
+    actor: &Actor,
+) -> StoreResult<()> {
+    for t in set {
+        t.check().map_err(StoreError::Invalid)?;
+    }
+    let now = now_ms();
+    let by = actor.username.clone().unwrap_or_else(|| "system".into());
+    let mut tx = Tx::write(db).await?;
+    let mut changed = Vec::new();
+    for t in set {
+        tx.execute(
+            "insert into kpi_target (project_id, kpi, target, at_risk, updated_by, updated_at) \
+             values ($1, $2, $3, $4, $5, $6) on conflict (project_id, kpi) do update set \
+             target = excluded.target, at_risk = excluded.at_risk, \
+             updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+            vals![project_id, t.kpi.id(), t.target, t.at_risk, by.clone(), now],
+        )
+        .await?;
+        changed.push(format!("{} {}/{}", t.kpi.id(), t.target, t.at_risk));
+    }
+    for k in reset {
+        if tx
+            .execute(
+                "delete from kpi_target where project_id = $1 and kpi = $2",
+                vals![project_id, k.id()],
+            )
+            .await?
+            > 0
+        {
+            changed.push(format!("{} reset", k.id()));
+        }
+    }
+    if !changed.is_empty() {
+        tx.audit(&NewAuditEvent::new(
+            actor,
+            "kpi.targets",
+            Some(&format!("project:{project_id}")),
+            Some(changed.join("; ")),
+        ))
+        .await?;
+    }
+    tx.commit().await
+}
+
+// ---- incidents ----
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentRecord {
+    pub id: i64,
+    pub project: String,
+    pub environment: String,
+    pub deployment_id: Option<i64>,
+    pub title: String,
+    pub severity: String,
+    pub started_at: i64,
+    pub resolved_at: Option<i64>,
+    pub incident_key: Option<String>,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewIncident {
+    pub environment: String,
+    pub title: String,
+    pub severity: String,
+    pub started_at: i64,
+    pub resolved_at: Option<i64>,
+    pub deployment_id: Option<i64>,
+    /// The caller's key for retries: the same key returns the same incident.
+    pub incident_key: Option<String>,
+}
+
+const INCIDENT_SELECT: &str = "select i.incident_id, p.slug, e.name, i.deployment_id, i.title, \
+     i.severity, i.started_at, i.resolved_at, i.incident_key, i.created_by from incident i \
+     join project p on p.project_id = i.project_id \
+     join environment e on e.environment_id = i.environment_id";
+
+type IncidentRow = (
+    i64,
+    String,
+    String,
+    Option<i64>,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    String,
+);
+
+fn incident_of(r: IncidentRow) -> IncidentRecord {
+    IncidentRecord {
+        id: r.0,
+        project: r.1,
+        environment: r.2,
+        deployment_id: r.3,
+        title: r.4,
+        severity: r.5,
+        started_at: r.6,
+        resolved_at: r.7,
+        incident_key: r.8,
+        created_by: r.9,
+    }
+}
+
+pub async fn incident(db: &Db, id: i64) -> StoreResult<Option<IncidentRecord>> {
+    let mut tx = Tx::read(db).await?;
+    let row: Option<IncidentRow> = tx
+        .opt(
+            &format!("{INCIDENT_SELECT} where i.incident_id = $1"),
+            vals![id],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(row.map(incident_of))
+}
+
+/// Incidents of an environment that started in `[from, to)` or were still open at `from`,
+/// newest first.
+pub async fn incidents(
+    db: &Db,
+    environment_id: i64,
+    from: i64,
+    to: i64,
+) -> StoreResult<Vec<IncidentRecord>> {
+    let mut tx = Tx::read(db).await?;
+    let rows: Vec<IncidentRow> = tx
+        .all(
+            &format!(
+                "{INCIDENT_SELECT} where i.environment_id = $1 and i.started_at < $3 \
+                 and (i.started_at >= $2 or i.resolved_at is null or i.resolved_at >= $2) \
+                 order by i.started_at desc, i.incident_id desc limit 500"
+            ),
+            vals![environment_id, from, to],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(rows.into_iter().map(incident_of).collect())
+}
+
+fn check_incident(new: &NewIncident, now: i64) -> StoreResult<()> {
+    let title = new.title.trim();
+    if title.is_empty() || title.chars().count() > 200 {
+        return Err(StoreError::Invalid(
+            "title: say what happened in 1 to 200 characters".into(),
+        ));
+    }
+    if !matches!(new.severity.as_str(), "info" | "warning" | "critical") {
+        return Err(StoreError::Invalid(format!(
+            "severity: info, warning or critical (got `{}`)",
+            new.severity
+        )));
+    }
+    if new.started_at > now + 5 * 60_000 {
+        return Err(StoreError::Invalid(
+            "started_at: an incident cannot start in the future".into(),
+        ));
+    }
+    if let Some(r) = new.resolved_at {
+        if r < new.started_at {
+            return Err(StoreError::Invalid(
+                "resolved_at: an incident is resolved after it starts".into(),
+            ));
+        }
+    }
+    if new.incident_key.as_deref().is_some_and(|k| k.len() > 200) {
+        return Err(StoreError::Invalid(
+            "incident_key: at most 200 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Records an incident of a project's environment. Idempotent by `incident_key`: a retry
+/// returns the incident first recorded (`false`).
+pub async fn record_incident(
+    db: &Db,
+    project: &str,
+    new: &NewIncident,
+    by: &Requester,
+) -> StoreResult<(IncidentRecord, bool)> {
+    let now = now_ms();
+    check_incident(new, now)?;
+    let mut tx = Tx::write(db).await?;
+    let env: Option<(i64, i64)> = tx
+        .opt(
+            "select p.project_id, e.environment_id from project p join environment e \
+             on e.project_id = p.project_id where p.slug = $1 and e.name = $2",
+            vals![project, new.environment.clone()],
+        )
+        .await?;
+    let Some((project_id, environment_id)) = env else {
+        return Err(StoreError::NotFound(format!(
+            "environment: project `{project}` has no environment `{}`",
+            new.environment
+        )));
+    };
+    if let Some(key) = &new.incident_key {
+        let existing: Option<IncidentRow> = tx
+            .opt(
+                &format!("{INCIDENT_SELECT} where i.project_id = $1 and i.incident_key = $2"),
+                vals![project_id, key.clone()],
+            )
+            .await?;
+        if let Some(row) = existing {
+            tx.commit().await?;
+            return Ok((incident_of(row), false));
+        }
+    }
+    if let Some(d) = new.deployment_id {
+        let of: Option<(i64,)> = tx
+            .opt(
+                "select environment_id from deployment where deployment_id = $1 and project_id = $2",
+                vals![d, project_id],
+            )
+            .await?;
+        match of {
+            None => {
+                return Err(StoreError::Invalid(format!(
+                    "deployment_id: project `{project}` has no deployment {d}"
+                )))
+            }
+            Some((e,)) if e != environment_id => {
+                return Err(StoreError::Invalid(format!(
+                    "deployment_id: deployment {d} is not in {}",
+                    new.environment
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    let (id,): (i64,) = tx
+        .one(
+            "insert into incident (project_id, environment_id, deployment_id, title, severity, \
+             started_at, resolved_at, incident_key, created_by, created_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) returning incident_id",
+            vals![
+                project_id,
+                environment_id,
+                new.deployment_id,
+                new.title.trim(),
+                new.severity.clone(),
+                new.started_at,
+                new.resolved_at,
+                new.incident_key.clone(),
+                by.name.clone(),
+                now
+            ],
+        )
+        .await?;
+    tx.audit(&NewAuditEvent::new(
+        &by.actor(),
+        "incident.record",
+        Some(&format!("incident:{id}")),
+        Some(format!(
+            "{project}/{}: {}",
+            new.environment,
+            new.title.trim()
+        )),
+    ))
+    .await?;
+    let row: IncidentRow = tx
+        .one(
+            &format!("{INCIDENT_SELECT} where i.incident_id = $1"),
+            vals![id],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok((incident_of(row), true))
+}
+
+/// Marks an incident of `project_id` resolved at `at`. Resolving a resolved incident again
+/// keeps the first resolution (a retry changes nothing).
+pub async fn resolve_incident(
+    db: &Db,
+    project_id: i64,
+    id: i64,
+    at: i64,
+    by: &Requester,
+) -> StoreResult<IncidentRecord> {
+    let mut tx = Tx::write(db).await?;
+    let row: Option<(i64, Option<i64>)> = tx
+        .opt(
+            "select started_at, resolved_at from incident where incident_id = $1 and project_id = $2",
+            vals![id, project_id],
+        )
+        .await?;
+    let Some((started_at, resolved_at)) = row else {
+        return Err(StoreError::NotFound(format!("there is no incident {id}")));
+    };
+    if resolved_at.is_none() {
+        if at < started_at {
+            return Err(StoreError::Invalid(
+                "resolved_at: an incident is resolved after it starts".into(),
+            ));
+        }
+        if at > now_ms() + 5 * 60_000 {
+            return Err(StoreError::Invalid(
+                "resolved_at: cannot be in the future".into(),
+            ));
+        }
+        tx.execute(
+            "update incident set resolved_at = $2, updated_at = $3 where incident_id = $1",
+            vals![id, at, now_ms()],
+        )
+        .await?;
+        tx.audit(&NewAuditEvent::new(
+            &by.actor(),
+            "incident.resolve",
+            Some(&format!("incident:{id}")),
+            None,
+        ))
+        .await?;
+    }
+    let row: IncidentRow = tx
+        .one(
+            &format!("{INCIDENT_SELECT} where i.incident_id = $1"),
+            vals![id],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(incident_of(row))
+}
+
+// ---- satisfaction ----
+
+/// `YYYY-MM` of a time, in UTC.
+pub fn month_of(ms: i64) -> String {
+    crate::logic::time::format_day(ms.div_euclid(DAY_MS))[..7].to_string()
+}
+
+/// Whether the person has rated this month already (then the prompt stays away).
+pub async fn rated_this_month(db: &Db, user_id: i64) -> StoreResult<bool> {
+    let mut tx = Tx::read(db).await?;
+    let row: Option<(i64,)> = tx
+        .opt(
+            "select satisfaction_rating_id from satisfaction_rating \
+             where app_user_id = $1 and month = $2",
+            vals![user_id, month_of(now_ms())],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(row.is_some())
+}
+
+/// Stores a person's 1–5 rating with a comment; a second rating in the same month is refused.
+pub async fn rate(
+    db: &Db,
+    user_id: i64,
+    project_id: i64,
+    rating: i64,
+    comment: &str,
+    at: i64,
+) -> StoreResult<()> {
+    if !(1..=5).contains(&rating) {
+        return Err(StoreError::Invalid(format!(
+            "rating: 1 to 5 (got {rating})"
+        )));
+    }
+    let comment = comment.trim();
+    if comment.chars().count() > 2000 {
+        return Err(StoreError::Invalid(
+            "comment: at most 2,000 characters".into(),
+        ));
+    }
+    let mut tx = Tx::write(db).await?;
+    let done = tx
+        .execute(
+            "insert into satisfaction_rating (app_user_id, project_id, month, rating, comment, at) \
+             values ($1, $2, $3, $4, $5, $6) on conflict (app_user_id, month) do nothing",
+            vals![user_id, project_id, month_of(at), rating, comment, at],
+        )
+        .await?;
+    tx.commit().await?;
+    if done == 0 {
+        return Err(StoreError::Conflict(
+            "you have rated Gatehouse this month already; the next prompt comes next month".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The comments given with ratings of a project in `[from, to)`, newest first.
+pub async fn rating_comments(
+    db: &Db,
+    project_id: i64,
+    from: i64,
+    to: i64,
+) -> StoreResult<Vec<(i64, i64, String)>> {
+    let mut tx = Tx::read(db).await?;
+    let rows: Vec<(i64, i64, String)> = tx
+        .all(
+            "select at, cast(rating as bigint), comment from satisfaction_rating \
+             where project_id = $1 and at >= $2 and at < $3 and comment <> '' \
+             order by at desc limit 50",
+            vals![project_id, from, to],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+// ---- the items behind a number ----
+
+/// One deployment, alert or incident a KPI was computed from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceItem {
+    pub kind: String,
+    pub id: i64,
+    pub at: i64,
+    pub title: String,
+    pub detail: String,
+    pub href: String,
+}
+
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The items behind a KPI's sources (at most `limit` of each kind), newest first.
+pub async fn source_items(
+    db: &Db,
+    sources: &kpi::Sources,
+    limit: usize,
+) -> StoreResult<Vec<SourceItem>> {
+    let mut tx = Tx::read(db).await?;
+    let mut out = Vec::new();
+    let take = |ids: &[i64]| -> Vec<super::tx::Val> {
+        let mut v = ids.to_vec();
+        v.sort_unstable_by(|a, b| b.cmp(a));
+        v.truncate(limit);
+        v.into_iter().map(super::tx::Val::from).collect()
+    };
+    let ids = take(&sources.deployments);
+    if !ids.is_empty() {
+        let rows: Vec<(i64, i64, String, String, Option<i64>)> = tx
+            .all(
+                &format!(
+                    "select d.deployment_id, coalesce(d.finished_at, d.requested_at), rel.version, \
+                     d.state, d.rollback_of from deployment d \
+                     join release rel on rel.release_id = d.release_id \
+                     where d.deployment_id in ({})",
+                    placeholders(ids.len())
+                ),
+                &ids,
+            )
+            .await?;
+        out.extend(
+            rows.into_iter()
+                .map(|(id, at, version, state, rb)| SourceItem {
+                    kind: "deployment".into(),
+                    id,
+                    at,
+                    title: match rb {
+                        Some(of) => format!("{version} (rollback of deployment {of})"),
+                        None => version,
+                    },
+                    detail: state.replace('_', " "),
+                    href: format!("/deployments/{id}"),
+                }),
+        );
+    }
+    let ids = take(&sources.alerts);
+    if !ids.is_empty() {
+        let rows: Vec<(i64, i64, String, Option<i64>, Option<String>)> = tx
+            .all(
+                &format!(
+                    "select a.risk_alert_id, a.opened_at, a.message, a.ci_run_id, r.status \
+                     from risk_alert a left join ci_run r on r.ci_run_id = a.ci_run_id \
+                     where a.risk_alert_id in ({})",
+                    placeholders(ids.len())
+                ),
+                &ids,
+            )
+            .await?;
+        out.extend(
+            rows.into_iter()
+                .map(|(id, at, message, run, status)| SourceItem {
+                    kind: "alert".into(),
+                    id,
+                    at,
+                    title: message,
+                    detail: status.map_or("run not finished".into(), |s| format!("run {s}")),
+                    href: run.map_or("/calibration".into(), |r| format!("/runs/{r}")),
+                }),
+        );
+    }
+    let ids = take(&sources.incidents);
+    if !ids.is_empty() {
+        let rows: Vec<IncidentRow> = tx
+            .all(
+                &format!(
+                    "{INCIDENT_SELECT} where i.incident_id in ({})",
+                    placeholders(ids.len())
+                ),
+                &ids,
+            )
+            .await?;
+        out.extend(rows.into_iter().map(incident_of).map(|i| {
+            SourceItem {
+                kind: "incident".into(),
+                id: i.id,
+                at: i.started_at,
+                detail: match i.resolved_at {
+                    Some(r) => format!(
+                        "{}, resolved after {}",
+                        i.severity,
+                        kpi::format_span((r - i.started_at) as f64)
+                    ),
+                    None => format!("{}, open", i.severity),
+                },
+                href: i
+                    .deployment_id
+                    .map_or(String::new(), |d| format!("/deployments/{d}")),
+                title: i.title,
+            }
+        }));
+    }
+    tx.commit().await?;
+    out.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
+    Ok(out)
+}
+
+/// The person's projects for the filters: every project, by slug.
+pub async fn project_slugs(db: &Db) -> StoreResult<Vec<String>> {
+    let mut tx = Tx::read(db).await?;
+    let rows: Vec<(String,)> = tx
+        .all("select slug from project order by slug", vals![])
+        .await?;
+    tx.commit().await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// The release's first commit: the earliest of the commits the request listed, else the
+/// release commit's own time, else the first CI run seen for it.
+pub(super) async fn stamp_first_commit(
+    tx: &mut Tx,
+    release_id: i64,
+    listed: Option<i64>,
+) -> StoreResult<()> {
+    tx.execute(
+        "update release set first_commit_at = coalesce($2, \
+         (select g.committed_at from git_commit g \
+          where g.project_id = release.project_id and g.sha = release.commit_sha), \
+         (select min(coalesce(r.started_at, r.created_at)) from ci_run r \
+          where r.project_id = release.project_id and r.commit_sha = release.commit_sha)) \
+         where release_id = $1",
+        vals![release_id, listed],
+    )
+    .await?;
+    Ok(())
+}
