@@ -84,8 +84,10 @@ pub async fn generate(
     }
     let runs = crate::demo_ci::generate(db, &mut rng, scale, cases_per_run).await?;
     let deployments = crate::demo_deploy::generate(db, &mut rng, now).await?;
+    let slugs: Vec<&str> = crate::demo_deploy::PROJECTS.iter().map(|p| p.0).collect();
+    let (incidents, ratings) = crate::demo_kpis::generate(db, &mut rng, &slugs, now).await?;
     lines.push(format!(
-        "  ({events} audit events of history, {runs} CI runs over 90 days in 3 projects, {deployments} deployments)"
+        "  ({events} audit events of history, {runs} CI runs over 90 days in 3 projects, {deployments} deployments, {incidents} incidents, {ratings} satisfaction ratings)"
     ));
     Ok(lines.join("\n"))
 }

@@ -17,7 +17,7 @@ const HOUR: i64 = 3_600_000;
 const MIN: i64 = 60_000;
 
 /// `(project, first version, scopes)`.
-const PROJECTS: &[(&str, &str, &[&str])] = &[
+pub(crate) const PROJECTS: &[(&str, &str, &[&str])] = &[
     (
         "shop",
         "1.4.0",

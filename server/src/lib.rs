@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod demo_ci;
 pub mod demo_deploy;
+pub mod demo_kpis;
 pub mod ingest;
 pub mod jobs;
 pub mod metrics;
@@ -140,6 +141,7 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .route("/logout", post(web::logout))
         .route("/theme", post(web::toggle_theme))
         .route("/calibration/export", get(web::calibration_csv))
+        .route("/overview/export", get(web::overview_csv))
         .route("/calibration/chart/{name}", get(web::calibration_svg))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

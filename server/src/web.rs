@@ -338,11 +338,7 @@ pub struct CalibrationExport {
 async fn export_user(state: &AppState, session: &Session) -> Result<(), Response> {
     match app::auth::current_user(state, session).await {
         Ok(Some(_)) => Ok(()),
-        Ok(None) => Err((
-            StatusCode::UNAUTHORIZED,
-            "sign in to export calibration reports",
-        )
-            .into_response()),
+        Ok(None) => Err((StatusCode::UNAUTHORIZED, "sign in to export reports").into_response()),
         Err(e) => {
             tracing::error!(error = %e, "could not read the session");
             Err((
@@ -428,6 +424,62 @@ pub async fn calibration_csv(
         )
             .into_response(),
         Err(r) => r,
+    }
+}
+
+/// `GET /overview/export`: every KPI and DORA key of the overview's view, with its trend, as
+/// CSV (signed in).
+pub async fn overview_csv(
+    State(state): State<AppState>,
+    session: Session,
+    q: Result<
+        axum::extract::Query<app::api::kpis::OverviewQuery>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> Response {
+    if let Err(r) = export_user(&state, &session).await {
+        return r;
+    }
+    let q = match q {
+        Ok(axum::extract::Query(q)) => q,
+        Err(e) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("query string: {}", e.body_text()),
+            )
+                .into_response()
+        }
+    };
+    match app::api::kpis::load::overview(&state.db, &q).await {
+        Ok(l) => {
+            let s = &l.overview.scope;
+            (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!(
+                            "attachment; filename=\"{}-{}-kpis-{}-{}.csv\"",
+                            s.project, s.environment, l.from, l.to
+                        ),
+                    ),
+                ],
+                app::logic::kpi::to_csv(&l.overview.report, &s.project, &s.environment),
+            )
+                .into_response()
+        }
+        Err(app::store::StoreError::NotFound(m)) => (StatusCode::NOT_FOUND, m).into_response(),
+        Err(app::store::StoreError::Invalid(m)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, m).into_response()
+        }
+        Err(other) => {
+            tracing::error!(error = %other, "KPI export failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the KPIs could not be computed",
+            )
+                .into_response()
+        }
     }
 }
 

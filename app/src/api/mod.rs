@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod deployments;
 pub mod environments;
+pub mod kpis;
 pub mod predictor;
 pub mod projects;
 pub mod runs;

@@ -815,6 +815,340 @@ pub fn format_target(t: &Target) -> String {
     )
 }
 
+/// DORA's four keys as the overview names them: `(id, label, definition)`.
+pub const DORA_KEYS: [(&str, &str, &str); 4] = [
+    (
+        "dora_deployment_frequency",
+        "Deployment frequency",
+        "Deployments that went live per day (a deployment later rolled back did go live).",
+    ),
+    (
+        "dora_lead_time",
+        "Lead time for changes",
+        "Median time from a change's first commit to its deployment going live (rollbacks ship no new change and are left out).",
+    ),
+    (
+        "dora_change_failure_rate",
+        "Change failure rate",
+        "Deployments that failed, were rolled back or led to an incident, among the deployments that finished in the period.",
+    ),
+    (
+        "dora_recovery_time",
+        "Failed-deployment recovery time",
+        "Median time from a failure (failed or rolled-back deployment, incident) to the next successful deployment or the incident's resolution; failures still open at the end are counted apart.",
+    ),
+];
+
+/// The label, definition and items behind a KPI or DORA key of a report.
+pub fn sources_of(report: &Report, id: &str) -> Option<(String, String, Sources)> {
+    if let Some(k) = Kpi::parse(id) {
+        let card = report.cards.iter().find(|c| c.kpi == k)?;
+        let s = k.spec();
+        return Some((
+            s.label.to_string(),
+            s.definition.to_string(),
+            card.current.sources.clone(),
+        ));
+    }
+    let (key, label, definition) = DORA_KEYS.iter().find(|(k, _, _)| *k == id)?;
+    let d = &report.dora.current;
+    let sources = match *key {
+        "dora_deployment_frequency" | "dora_lead_time" => Sources {
+            deployments: d.successful.clone(),
+            ..Sources::default()
+        },
+        "dora_change_failure_rate" => Sources {
+            deployments: d.failed_changes.clone(),
+            ..Sources::default()
+        },
+        _ => Sources {
+            deployments: d.failure_deployments.clone(),
+            incidents: d.failure_incidents.clone(),
+            ..Sources::default()
+        },
+    };
+    Some((label.to_string(), definition.to_string(), sources))
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Every KPI and DORA key as CSV: a row for the whole period (`period` = `total`), then one
+/// per trend bucket. Values in stored units: fractions, milliseconds, deployments per day.
+pub fn to_csv(report: &Report, project: &str, environment: &str) -> String {
+    use super::time::format_day;
+    let mut out = String::from(
+        "project,environment,kpi,label,period,from,to,value,unit,target,at_risk,band\n",
+    );
+    let num = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
+    let bucket_end = |i: usize| report.buckets.get(i + 1).copied().unwrap_or(report.to_day);
+    let mut row = |id: &str,
+                   label: &str,
+                   period: &str,
+                   from: i64,
+                   to: i64,
+                   v: Option<f64>,
+                   unit: &str,
+                   t: Option<&Target>,
+                   band: &str| {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            csv_field(project),
+            csv_field(environment),
+            id,
+            csv_field(label),
+            period,
+            format_day(from),
+            format_day(to - 1),
+            num(v),
+            unit,
+            num(t.map(|t| t.target)),
+            num(t.map(|t| t.at_risk)),
+            band
+        ));
+    };
+    for c in &report.cards {
+        let s = c.kpi.spec();
+        let unit = match s.unit {
+            Unit::Fraction => "fraction",
+            Unit::Ms | Unit::Latency => "ms",
+            Unit::Rating => "rating",
+        };
+        row(
+            s.id,
+            s.label,
+            "total",
+            report.from_day,
+            report.to_day,
+            c.current.value,
+            unit,
+            Some(&c.target),
+            c.band.as_str(),
+        );
+        for (i, v) in c.series.iter().enumerate() {
+            let b = c.target.band(*v);
+            row(
+                s.id,
+                s.label,
+                "bucket",
+                report.buckets[i],
+                bucket_end(i),
+                *v,
+                unit,
+                Some(&c.target),
+                b.as_str(),
+            );
+        }
+    }
+    let d = &report.dora;
+    type Pick = fn(&FourKeys) -> (Option<f64>, Option<dora::Performance>);
+    let keys: [(usize, &str, Pick, &Vec<Option<f64>>); 4] = [
+        (
+            0,
+            "per_day",
+            |k| (k.deployment_frequency, k.bands.deployment_frequency),
+            &d.frequency_series,
+        ),
+        (
+            1,
+            "ms",
+            |k| (k.lead_time_ms, k.bands.lead_time),
+            &d.lead_time_series,
+        ),
+        (
+            2,
+            "fraction",
+            |k| (k.change_failure_rate, k.bands.change_failure_rate),
+            &d.failure_rate_series,
+        ),
+        (
+            3,
+            "ms",
+            |k| (k.recovery_ms, k.bands.recovery),
+            &d.recovery_series,
+        ),
+    ];
+    for (i, unit, pick, series) in keys {
+        let (id, label, _) = DORA_KEYS[i];
+        let (v, band) = pick(&d.current);
+        row(
+            id,
+            label,
+            "total",
+            report.from_day,
+            report.to_day,
+            v,
+            unit,
+            None,
+            band.map_or("no_data", |b| b.as_str()),
+        );
+        for (j, v) in series.iter().enumerate() {
+            row(
+                id,
+                label,
+                "bucket",
+                report.buckets[j],
+                bucket_end(j),
+                *v,
+                unit,
+                None,
+                "",
+            );
+        }
+    }
+    out
+}
+
+/// The ranges the overview offers, in days.
+pub const RANGES: [i64; 3] = [7, 30, 90];
+/// The longest range, in days.
+pub const MAX_DAYS: i64 = 730;
+
+/// `[from_day, to_day)` from `days` back from today (inclusive of today), or from `from` to
+/// `to` (dates, both inclusive). `days` defaults to 30.
+pub fn resolve_range(
+    days: Option<i64>,
+    from: Option<&str>,
+    to: Option<&str>,
+    today: i64,
+) -> Result<(i64, i64), String> {
+    fn given(v: Option<&str>) -> Option<&str> {
+        v.map(str::trim).filter(|v| !v.is_empty())
+    }
+    match (given(from), given(to)) {
+        (None, None) => {
+            let d = days.unwrap_or(30);
+            if !(1..=MAX_DAYS).contains(&d) {
+                return Err(format!("days: 1 to {MAX_DAYS} (got {d})"));
+            }
+            Ok((today - d + 1, today + 1))
+        }
+        (Some(f), Some(t)) => {
+            let f = super::time::parse_day(f).map_err(|e| format!("from: {e}"))?;
+            let t = super::time::parse_day(t).map_err(|e| format!("to: {e}"))?;
+            if t < f {
+                return Err("to: the range ends before it starts".into());
+            }
+            if t - f + 1 > MAX_DAYS {
+                return Err(format!("from/to: at most {MAX_DAYS} days"));
+            }
+            Ok((f, t + 1))
+        }
+        (Some(_), None) => Err("to: give the last day of the range too".into()),
+        (None, Some(_)) => Err("from: give the first day of the range too".into()),
+    }
+}
+
+/// A stored value in the words of the targets editor: fractions as they are (`0.98`),
+/// durations with a unit (`5min`, `30d`), latencies in ms, ratings as they are.
+fn edit_value(unit: Unit, v: f64) -> String {
+    let trim = |x: f64| {
+        let s = format!("{x:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
+    match unit {
+        Unit::Ms => {
+            let d = DAY_MS as f64;
+            if v >= d && (v / d).fract() == 0.0 {
+                format!("{}d", trim(v / d))
+            } else if v >= HOUR_MS as f64 && (v / HOUR_MS as f64).fract() == 0.0 {
+                format!("{}h", trim(v / HOUR_MS as f64))
+            } else {
+                format!("{}min", trim(v / MIN))
+            }
+        }
+        Unit::Latency => format!("{}ms", trim(v)),
+        _ => trim(v),
+    }
+}
+
+fn parse_edit_value(unit: Unit, text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, suffix) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("`{t}` is not a number"))?;
+    let scale = match (unit, suffix) {
+        (Unit::Ms, "ms") | (Unit::Latency, "ms" | "") => 1.0,
+        (Unit::Ms, "s") => 1000.0,
+        (Unit::Ms, "min" | "") => MIN,
+        (Unit::Ms, "h") => HOUR_MS as f64,
+        (Unit::Ms, "d") => DAY_MS as f64,
+        (Unit::Fraction | Unit::Rating, "") => 1.0,
+        (Unit::Fraction, "%") => {
+            return Err(format!(
+                "`{t}`: write fractions, not percents (0.95, not 95%)"
+            ))
+        }
+        _ => return Err(format!("`{t}`: unknown unit `{suffix}`")),
+    };
+    Ok(n * scale)
+}
+
+/// The targets editor's text: one line per KPI, `kpi target at_risk`.
+pub fn format_targets(targets: &[Target]) -> String {
+    targets
+        .iter()
+        .map(|t| {
+            let u = t.kpi.spec().unit;
+            format!(
+                "{} {} {}",
+                t.kpi.id(),
+                edit_value(u, t.target),
+                edit_value(u, t.at_risk)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Reads the targets editor's text. Lines equal to the seeds' defaults are not custom; a KPI
+/// not listed goes back to the seeds' target. Blank lines and `#` comments are skipped.
+pub fn parse_targets(text: &str) -> Result<Vec<Target>, String> {
+    let mut out: Vec<Target> = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or_default().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let at = |e: String| format!("line {}: {e}", n + 1);
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let [id, target, at_risk] = parts[..] else {
+            return Err(at(format!(
+                "write `kpi target at_risk`, like `test_pass_rate 0.98 0.95` (got `{line}`)"
+            )));
+        };
+        let kpi = Kpi::parse(id).ok_or_else(|| {
+            at(format!(
+                "no KPI `{id}`; they are {}",
+                SPECS.iter().map(|s| s.id).collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        if out.iter().any(|t| t.kpi == kpi) {
+            return Err(at(format!("`{id}` is listed twice")));
+        }
+        let unit = kpi.spec().unit;
+        let t = Target {
+            kpi,
+            target: parse_edit_value(unit, target).map_err(at)?,
+            at_risk: parse_edit_value(unit, at_risk).map_err(at)?,
+            custom: true,
+        };
+        t.check().map_err(at)?;
+        let d = Target::default_for(kpi);
+        if (t.target - d.target).abs() > 1e-12 || (t.at_risk - d.at_risk).abs() > 1e-12 {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1015,6 +1349,56 @@ mod tests {
         assert_eq!(all.len(), SPECS.len());
         assert_eq!(all.iter().find(|x| x.kpi == Kpi::TestPassRate), Some(&t));
         assert!(!all.iter().find(|x| x.kpi == Kpi::Coverage).unwrap().custom);
+    }
+
+    #[test]
+    fn ranges_and_the_targets_editor() {
+        assert_eq!(resolve_range(None, None, None, D0), Ok((D0 - 29, D0 + 1)));
+        assert_eq!(
+            resolve_range(Some(7), Some(""), None, D0),
+            Ok((D0 - 6, D0 + 1))
+        );
+        assert_eq!(
+            resolve_range(None, Some("2024-01-01"), Some("2024-01-31"), D0).map(|(f, t)| t - f),
+            Ok(31)
+        );
+        assert!(resolve_range(Some(0), None, None, D0)
+            .unwrap_err()
+            .starts_with("days"));
+        assert!(
+            resolve_range(None, Some("2024-02-01"), Some("2024-01-01"), D0)
+                .unwrap_err()
+                .starts_with("to:")
+        );
+        assert!(resolve_range(None, Some("2024-02-01"), None, D0)
+            .unwrap_err()
+            .starts_with("to:"));
+
+        let text = format_targets(&targets_with_defaults(&[]));
+        assert!(text.contains("mttr 5min 15min"), "{text}");
+        assert!(text.contains("mtbf 30d 14d"), "{text}");
+        assert!(text.contains("latency_p99 200ms 500ms"), "{text}");
+        assert!(text.contains("test_pass_rate 0.98 0.95"), "{text}");
+        // The defaults read back as no custom target at all.
+        assert_eq!(parse_targets(&text), Ok(Vec::new()));
+        let own = parse_targets("# ours\ncoverage 0.7 0.6\nrollback_time 10min 900s\n").unwrap();
+        assert_eq!(own.len(), 2);
+        assert_eq!(own[1].target, 10.0 * MIN);
+        assert_eq!(own[1].at_risk, 15.0 * MIN);
+        let e = parse_targets("coverage 80% 75%").unwrap_err();
+        assert!(
+            e.starts_with("line 1:") && e.contains("not percents"),
+            "{e}"
+        );
+        assert!(parse_targets("speed 1 2")
+            .unwrap_err()
+            .contains("no KPI `speed`"));
+        assert!(parse_targets("coverage 0.7")
+            .unwrap_err()
+            .contains("kpi target at_risk"));
+        assert!(parse_targets("coverage 0.7 0.8")
+            .unwrap_err()
+            .contains("at or below"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod deploy;
+pub mod kpi;
 pub mod predictor;
 pub mod project;
 pub mod run;
@@ -9,6 +10,7 @@ pub mod user;
 
 pub use audit::*;
 pub use deploy::*;
+pub use kpi::*;
 pub use predictor::*;
 pub use project::*;
 pub use run::*;

@@ -23,7 +23,7 @@ pub use deployment::DeploymentPage;
 pub use errors::NotFound;
 pub use login::LoginPage;
 pub use not_built::{Area, NotBuilt};
-pub use overview::OverviewPage;
+pub use overview::{KpiDetailPage, OverviewPage};
 pub use projects::ProjectsPage;
 pub use rules::RulesPage;
 pub use runs::{RunPage, RunsPage};

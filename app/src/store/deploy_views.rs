@@ -303,13 +303,13 @@ pub async fn queue_count(db: &Db, who: &Person) -> StoreResult<usize> {
     Ok(super::deployments::queue(db, who).await?.len())
 }
 
-/// The release `version` of a project at commit `sha`, created on first sight by `by` at a time;
-/// a version names one commit.
+/// The release `version` of a project at commit `sha`, created on first sight by `by` at a time
+/// (its first commit is the earliest of `listed`, when given); a version names one commit.
 async fn release_for(
     tx: &mut Tx,
     (project_id, project): (i64, &str),
     version: &str,
-    sha: &str,
+    (sha, listed): (&str, Option<i64>),
     git_ref: Option<String>,
     (by, at): (&str, i64),
 ) -> StoreResult<i64> {
@@ -334,7 +334,7 @@ async fn release_for(
                     vals![project_id, version, sha, git_ref, by, at],
                 )
                 .await?;
-            super::kpis::stamp_first_commit(tx, id, None).await?;
+            super::kpis::stamp_first_commit(tx, id, listed).await?;
             Ok(id)
         }
     }
@@ -408,7 +408,7 @@ pub async fn github_deployment(
                 &mut tx,
                 (project_id, &project),
                 &version,
-                &sha,
+                (&sha, None),
                 git_ref,
                 (&actor, d.created_at),
             )
@@ -565,7 +565,7 @@ pub async fn record_past(
         &mut tx,
         (project_id, project),
         &past.version,
-        &sha,
+        (&sha, past.commits.iter().map(|c| c.3).min()),
         past.git_ref.clone(),
         (&past.requested_by, past.requested_at),
     )

@@ -8,31 +8,12 @@ use super::tx::Tx;
 use super::{now_ms, Db, StoreError, StoreResult};
 use crate::logic::dora::{Deployment, Incident, Outcome, DAY_MS};
 use crate::logic::kpi::{self, AlertFact, Facts, HealthDay, Kpi, RollbackFact, RunDay, Target};
+pub use crate::model::{IncidentRecord, KpiOverview, KpiScope, SourceItem};
 use crate::vals;
-use serde::{Deserialize, Serialize};
 
 /// Failures this far before a period can still recover in it (a deployment live before the
 /// period and rolled back inside it).
 const LOOKBACK_DAYS: i64 = 30;
-
-/// The project and environment a KPI view is about.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KpiScope {
-    pub project_id: i64,
-    pub project: String,
-    pub environment_id: i64,
-    pub environment: String,
-    /// The project's environments in promotion order.
-    pub environments: Vec<String>,
-}
-
-/// The KPIs of one project and environment over `[from_day, to_day)`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KpiOverview {
-    pub scope: KpiScope,
-    pub report: kpi::Report,
-    pub computed_at: i64,
-}
 
 /// The project `project` and its environment `environment`, or its last (production) one.
 pub async fn scope(db: &Db, project: &str, environment: Option<&str>) -> StoreResult<KpiScope> {
@@ -320,20 +301,6 @@ pub async fn save_targets(
 }
 
 // ---- incidents ----
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IncidentRecord {
-    pub id: i64,
-    pub project: String,
-    pub environment: String,
-    pub deployment_id: Option<i64>,
-    pub title: String,
-    pub severity: String,
-    pub started_at: i64,
-    pub resolved_at: Option<i64>,
-    pub incident_key: Option<String>,
-    pub created_by: String,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewIncident {
@@ -679,17 +646,6 @@ pub async fn rating_comments(
 
 // ---- the items behind a number ----
 
-/// One deployment, alert or incident a KPI was computed from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SourceItem {
-    pub kind: String,
-    pub id: i64,
-    pub at: i64,
-    pub title: String,
-    pub detail: String,
-    pub href: String,
-}
-
 fn placeholders(n: usize) -> String {
     (1..=n)
         .map(|i| format!("${i}"))
@@ -829,4 +785,26 @@ pub(super) async fn stamp_first_commit(
     )
     .await?;
     Ok(())
+}
+
+/// The environment's newest deployments `(id, "1.4.2 · succeeded")`, to link an incident to.
+pub async fn recent_deployments(
+    db: &Db,
+    environment_id: i64,
+    limit: i64,
+) -> StoreResult<Vec<(i64, String)>> {
+    let mut tx = Tx::read(db).await?;
+    let rows: Vec<(i64, String, String)> = tx
+        .all(
+            "select d.deployment_id, rel.version, d.state from deployment d \
+             join release rel on rel.release_id = d.release_id \
+             where d.environment_id = $1 order by d.deployment_id desc limit $2",
+            vals![environment_id, limit],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, v, s)| (id, format!("#{id} · {v} · {}", s.replace('_', " "))))
+        .collect())
 }

@@ -57,7 +57,7 @@ struct CreateBody {
     artifacts: Vec<ArtifactBody>,
 }
 
-fn requester(caller: &Caller) -> Requester {
+pub(super) fn requester(caller: &Caller) -> Requester {
     Requester {
         user_id: None,
         name: format!("token:{}", caller.0.name),

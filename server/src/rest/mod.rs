@@ -6,6 +6,7 @@ pub mod body;
 pub mod calibration;
 pub mod deployments;
 pub mod error;
+pub mod kpis;
 pub mod openapi;
 pub mod runs;
 pub mod tests;
@@ -39,6 +40,15 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
         .route(
             "/api/v1/projects/{project}/calibration",
             get(calibration::calibration),
+        )
+        .route("/api/v1/projects/{project}/kpis", get(kpis::show))
+        .route(
+            "/api/v1/projects/{project}/incidents",
+            post(kpis::create_incident),
+        )
+        .route(
+            "/api/v1/incidents/{id}/resolve",
+            post(kpis::resolve_incident),
         )
         .route(
             "/api/v1/projects/{project}/predictions",

@@ -204,6 +204,44 @@ pub fn spec() -> Value {
                 ],
                 "responses": merge(json!({"200": {"description": "project, model, report, compare, drift, range, definitions"}}), errors())
             }},
+            "/api/v1/projects/{project}/kpis": {"get": {
+                "summary": "Delivery KPIs and DORA's four keys (scope read), as the overview shows them: per KPI its value, target, at-risk boundary, band (good, at_risk, off_target, no_data), the previous period's value, a trend per bucket, and the ids of the deployments, alerts and incidents it was computed from. Fractions are 0..1, durations milliseconds; days are UTC.",
+                "parameters": [
+                    {"name": "project", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "environment", "in": "query", "schema": {"type": "string"}, "description": "the project's last (production) environment by default"},
+                    {"name": "days", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 730, "default": 30}, "description": "ending today (UTC), today included"},
+                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "instead of days, with to"},
+                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "the last day, included"}
+                ],
+                "responses": merge(json!({"200": {"description": "project, environment, range, kpis, dora (current, previous, definitions)"}}), errors())
+            }},
+            "/api/v1/projects/{project}/incidents": {"post": {
+                "summary": "Records an incident of an environment (scope deploy). Linked to the deployment that caused it, it makes that deployment a failed change; its resolution ends a recovery. Idempotent by incident_key: a retry answers 200 with the incident first recorded.",
+                "parameters": [{"name": "project", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": false,
+                    "required": ["environment", "title", "started_at"],
+                    "properties": {
+                        "environment": {"type": "string"},
+                        "title": {"type": "string", "maxLength": 200},
+                        "severity": {"type": "string", "enum": ["info", "warning", "critical"], "default": "warning"},
+                        "started_at": time.clone(),
+                        "resolved_at": time.clone(),
+                        "deployment_id": {"type": "integer"},
+                        "incident_key": {"type": "string", "maxLength": 200}
+                    }
+                }}}},
+                "responses": merge(json!({"201": {"description": "the incident"}, "200": {"description": "the incident first recorded with this key"}}), errors())
+            }},
+            "/api/v1/incidents/{id}/resolve": {"post": {
+                "summary": "Marks an incident resolved (scope deploy), at resolved_at or now; resolving again keeps the first resolution.",
+                "parameters": run_id.clone(),
+                "requestBody": {"required": false, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": false,
+                    "properties": {"resolved_at": time.clone()}
+                }}}},
+                "responses": merge(json!({"200": {"description": "the incident"}}), errors())
+            }},
             "/api/v1/projects/{project}/predictions": {"get": {
                 "summary": "Every stored score (scope read) as CSV: run_id, external_id, started_at, model_version, score, outcome (failed, passed, pending), then one column per feature (empty when unknown), oldest run first.",
                 "parameters": [

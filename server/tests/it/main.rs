@@ -10,6 +10,7 @@ mod deploy_views;
 mod fixtures;
 mod helpers;
 mod http;
+mod kpi_api;
 mod kpi_store;
 mod model_quality;
 mod predictor_store;
