@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup build run test test-rust test-e2e size bench bench-scale bench-ingest bench-calibration bench-slider fmt
+.PHONY: setup build run test test-rust test-e2e size bench bench-scale bench-ingest bench-calibration bench-slider bench-kpis fmt
 
 setup:
 	@scripts/setup
@@ -44,6 +44,12 @@ bench-calibration:
 ## The threshold slider in Chromium over 100,000 predictions (release build, Playwright).
 bench-slider: build
 	@scripts/slider-bench
+
+## The overview's KPIs over 1,000,000 runs, 50,000 deployments and 100,000 alerts, on SQLite
+## (and on Postgres when KPI_BENCH_POSTGRES_URL names a database it may empty).
+bench-kpis:
+	@cargo run -q --release -p gatehouse --example kpi_bench
+	@if [ -n "$$KPI_BENCH_POSTGRES_URL" ]; then DATABASE_URL="$$KPI_BENCH_POSTGRES_URL" cargo run -q --release -p gatehouse --example kpi_bench; fi
 
 ## Print the size of the release WebAssembly bundle and check it against the budget.
 size:

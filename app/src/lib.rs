@@ -139,8 +139,8 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <Frame><NotFound/></Frame> }>
                 <Route path=path!("/login") view=LoginPage/>
                 <ParentRoute path=path!("") view=Layout>
-                    <Route path=path!("") view=OverviewPage/>
-                    <Route path=path!("/kpis/:id") view=KpiDetailPage/>
+                    <Route path=path!("") view=OverviewPage ssr=SsrMode::Async/>
+                    <Route path=path!("/kpis/:id") view=KpiDetailPage ssr=SsrMode::Async/>
                     <Route path=path!("/runs") view=RunsPage/>
                     <Route path=path!("/runs/:id") view=RunPage ssr=SsrMode::Async/>
                     <Route path=path!("/tests/flaky") view=FlakyPage ssr=SsrMode::Async/>

@@ -23,7 +23,7 @@ pub struct OverviewQuery {
 pub mod load {
     //! Shared by the page, its drill-down and the CSV export.
     use super::OverviewQuery;
-    use crate::logic::kpi::{resolve_range, RANGES};
+    use crate::logic::kpi::resolve_range;
     use crate::logic::time::format_day;
     use crate::model::KpiOverview;
     use crate::store::{kpis, now_ms, Db, StoreError, StoreResult};
@@ -47,10 +47,8 @@ pub mod load {
         let today = now_ms().div_euclid(crate::logic::dora::DAY_MS);
         let (from_day, to_day) = resolve_range(q.days, q.from.as_deref(), q.to.as_deref(), today)
             .map_err(StoreError::Invalid)?;
-        let custom = q.from.as_deref().is_some_and(|f| !f.trim().is_empty());
-        let days = (!custom)
-            .then(|| q.days.unwrap_or(30))
-            .filter(|d| RANGES.contains(d) || *d > 0);
+        let custom = q.days.is_none() && q.from.as_deref().is_some_and(|f| !f.trim().is_empty());
+        let days = (!custom).then(|| q.days.unwrap_or(30));
         let scope = kpis::scope(db, &project, q.environment.as_deref()).await?;
         let overview = kpis::overview(db, scope, from_day, to_day).await?;
         Ok(Loaded {
@@ -63,8 +61,9 @@ pub mod load {
     }
 }
 
+/// The overview's data; `None` before the first project exists.
 #[server(endpoint = "overview/page")]
-pub async fn overview_page(query: OverviewQuery) -> Result<OverviewPageData, AppError> {
+pub async fn overview_page(query: OverviewQuery) -> Result<Option<OverviewPageData>, AppError> {
     use super::guard::*;
     use crate::logic::dora::DAY_MS;
     use crate::logic::kpi::{format_targets, targets_with_defaults};
@@ -72,6 +71,9 @@ pub async fn overview_page(query: OverviewQuery) -> Result<OverviewPageData, App
     let (state, user) = require(Role::Viewer).await?;
     respond(
         async {
+            if kpis::project_slugs(&state.db).await?.is_empty() {
+                return Ok(None);
+            }
             let l = load::overview(&state.db, &query).await?;
             let scope = &l.overview.scope;
             let (from, to) = (
@@ -83,7 +85,7 @@ pub async fn overview_page(query: OverviewQuery) -> Result<OverviewPageData, App
                 .into_iter()
                 .filter(|t| t.custom)
                 .collect();
-            Ok(OverviewPageData {
+            Ok(Some(OverviewPageData {
                 incidents: kpis::incidents(&state.db, scope.environment_id, from, to).await?,
                 comments: kpis::rating_comments(&state.db, scope.project_id, from, to).await?,
                 targets_text: format_targets(&targets_with_defaults(&custom)),
@@ -97,7 +99,7 @@ pub async fn overview_page(query: OverviewQuery) -> Result<OverviewPageData, App
                 days: l.days,
                 from: l.from,
                 to: l.to,
-            })
+            }))
         }
         .await,
     )

@@ -215,7 +215,9 @@ pub fn four_keys(
     let lead_time_ms = median(&mut leads);
 
     let finished: Vec<i64> = period.iter().map(|d| d.id).collect();
-    let caused_incident = |id: i64| incidents.iter().any(|i| i.deployment_id == Some(id));
+    let with_incident: std::collections::HashSet<i64> =
+        incidents.iter().filter_map(|i| i.deployment_id).collect();
+    let caused_incident = |id: i64| with_incident.contains(&id);
     let failed_changes: Vec<i64> = period
         .iter()
         .filter(|d| d.outcome != Outcome::Succeeded || caused_incident(d.id))
@@ -226,11 +228,15 @@ pub fn four_keys(
 
     // Failures: failed deployments and rollbacks recover at the next success after them;
     // incidents at their resolution.
+    let successes: Vec<i64> = by_time
+        .iter()
+        .filter(|d| d.outcome == Outcome::Succeeded)
+        .map(|d| d.finished_at)
+        .collect();
     let next_success = |after: i64| {
-        by_time
-            .iter()
-            .find(|d| d.outcome == Outcome::Succeeded && d.finished_at > after)
-            .map(|d| d.finished_at)
+        successes
+            .get(successes.partition_point(|t| *t <= after))
+            .copied()
     };
     // (start, end, deployment id or incident id)
     let mut failures: Vec<(i64, Option<i64>, Result<i64, i64>)> = Vec::new();

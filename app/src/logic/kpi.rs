@@ -505,6 +505,11 @@ fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
     Some(sorted[rank - 1])
 }
 
+/// How far before a period a failure can start and still recover in it (a deployment live
+/// before the period and rolled back inside it): the store loads deployments and incidents
+/// from this far back, and trend buckets look this far back.
+pub const LOOKBACK_DAYS: i64 = 30;
+
 /// Every KPI over `[from_day, to_day)`, with the environment's four keys over the same days.
 pub fn measure_all(facts: &Facts, from_day: i64, to_day: i64) -> (Vec<(Kpi, Measure)>, FourKeys) {
     let (from, to) = (from_day * DAY_MS, to_day * DAY_MS);
@@ -732,9 +737,24 @@ pub fn report(facts: &Facts, targets: &[Target], from_day: i64, to_day: i64) -> 
     let (previous, prev_keys) = measure_all(facts, from_day - len, from_day);
     let step = bucket_days(len);
     let buckets: Vec<i64> = (from_day..to_day).step_by(step as usize).collect();
+    // Each bucket sees the deployments that can count in it (finished from the lookback to
+    // its end), sliced from one sorted copy: the trend costs about one pass, not one per bucket.
+    let mut sorted = facts.deployments.clone();
+    sorted.sort_by_key(|d| (d.finished_at, d.id));
+    let mut bucket_facts = Facts {
+        deployments: Vec::new(),
+        ..facts.clone()
+    };
     let per_bucket: Vec<(Vec<(Kpi, Measure)>, FourKeys)> = buckets
         .iter()
-        .map(|b| measure_all(facts, *b, (*b + step).min(to_day)))
+        .map(|b| {
+            let end = (*b + step).min(to_day);
+            let lo = sorted.partition_point(|d| d.finished_at < (*b - LOOKBACK_DAYS) * DAY_MS);
+            let hi = sorted.partition_point(|d| d.finished_at < end * DAY_MS);
+            bucket_facts.deployments.clear();
+            bucket_facts.deployments.extend_from_slice(&sorted[lo..hi]);
+            measure_all(&bucket_facts, *b, end)
+        })
         .collect();
     let targets = targets_with_defaults(targets);
     let cards = current
@@ -753,7 +773,8 @@ pub fn report(facts: &Facts, targets: &[Target], from_day: i64, to_day: i64) -> 
                 }),
                 target,
                 current: m,
-                previous: p.value,
+                // A lower bound (no failure then) is no value to compare with.
+                previous: p.value.filter(|_| !p.at_least),
                 series: per_bucket.iter().map(|(b, _)| b[i].1.value).collect(),
             }
         })
@@ -1009,8 +1030,8 @@ pub const RANGES: [i64; 3] = [7, 30, 90];
 /// The longest range, in days.
 pub const MAX_DAYS: i64 = 730;
 
-/// `[from_day, to_day)` from `days` back from today (inclusive of today), or from `from` to
-/// `to` (dates, both inclusive). `days` defaults to 30.
+/// `[from_day, to_day)` from `days` back from today (inclusive of today), or, without `days`,
+/// from `from` to `to` (dates, both inclusive); 30 days when neither is given.
 pub fn resolve_range(
     days: Option<i64>,
     from: Option<&str>,
@@ -1020,7 +1041,12 @@ pub fn resolve_range(
     fn given(v: Option<&str>) -> Option<&str> {
         v.map(str::trim).filter(|v| !v.is_empty())
     }
-    match (given(from), given(to)) {
+    let (from, to) = if days.is_some() {
+        (None, None)
+    } else {
+        (given(from), given(to))
+    };
+    match (from, to) {
         (None, None) => {
             let d = days.unwrap_or(30);
             if !(1..=MAX_DAYS).contains(&d) {

@@ -62,7 +62,14 @@ pub fn OverviewPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Err(e) => view! { <Title text="Overview"/><ErrorPanel error=e/> }.into_any(),
-                    Ok(d) => view! { <Overview data=d/> }.into_any(),
+                    Ok(Some(d)) => view! { <Overview data=d/> }.into_any(),
+                    Ok(None) => view! {
+                        <Title text="Overview"/>
+                        <header class="page-header"><h1>"Overview"</h1></header>
+                        <section class="panel" id="no-project">
+                            <p>"No project yet. Create one under " <a href="/settings/projects">"Settings → Projects and tokens"</a> "; its delivery KPIs and DORA's four keys appear here as CI runs and deployments flow in."</p>
+                        </section>
+                    }.into_any(),
                 }
             })}
         </Suspense>
@@ -249,6 +256,14 @@ fn change_words(card: &KpiCard) -> (String, &'static str) {
                 Unit::Latency => format!("{diff:+.0} ms"),
                 Unit::Rating => format!("{diff:+.1}"),
             };
+            // Below the shown precision it is no change.
+            if text
+                .trim_start_matches(['+', '-', '−'])
+                .starts_with(|c: char| c == '0')
+                && !text.chars().any(|c| c.is_ascii_digit() && c != '0')
+            {
+                return ("same as previous".into(), "same");
+            }
             let class = match card.improved() {
                 Some(true) => "better",
                 Some(false) => "worse",
@@ -376,7 +391,7 @@ fn Dora(report: Report, query: String) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="dora-h" id="dora">
             <h2 id="dora-h">"DORA four keys"</h2>
-            <p class="muted small">"Bands from the 2023 Accelerate State of DevOps report, each key on its own: elite, high, medium, low."</p>
+            <p class="muted small intro">"Bands from the 2023 Accelerate State of DevOps report, each key on its own: elite, high, medium, low."</p>
             <div class="kpi-grid">
                 {tiles.into_iter().map(|(i, now, before, band, series, basis)| {
                     let (id, label, definition) = DORA_KEYS[i];
@@ -446,7 +461,7 @@ fn Incidents(data: OverviewPageData) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="incidents-h" id="incidents">
             <h2 id="incidents-h">{format!("Incidents in {}", s.environment)}</h2>
-            <p class="muted small">"An incident linked to the deployment that caused it makes that deployment a failed change; its resolution ends a recovery. Monitoring systems report them through the API too."</p>
+            <p class="muted small intro">"An incident linked to the deployment that caused it makes that deployment a failed change; its resolution ends a recovery. Monitoring systems report them through the API too."</p>
             {if rows.is_empty() {
                 view! { <p class="muted">"No incident in this range."</p> }.into_any()
             } else {
@@ -579,9 +594,9 @@ fn TargetsEditor(project: String, text: String) -> impl IntoView {
 #[component]
 fn Definitions() -> impl IntoView {
     view! {
-        <section class="panel definitions" id="definitions" aria-labelledby="definitions-h">
+        <section class="panel kpi-definitions" id="definitions" aria-labelledby="definitions-h">
             <h2 id="definitions-h">"Definitions"</h2>
-            <dl>
+            <dl class="definitions">
                 {DORA_KEYS.iter().map(|(_, label, def)| view! { <dt>{*label}</dt><dd>{*def}</dd> }).collect_view()}
                 {SPECS.iter().map(|s| view! { <dt>{s.label}</dt><dd>{s.definition} <span class="muted">{format!(" ({})", s.seed)}</span></dd> }).collect_view()}
             </dl>

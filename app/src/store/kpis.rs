@@ -7,13 +7,11 @@ use super::deployments::Requester;
 use super::tx::Tx;
 use super::{now_ms, Db, StoreError, StoreResult};
 use crate::logic::dora::{Deployment, Incident, Outcome, DAY_MS};
-use crate::logic::kpi::{self, AlertFact, Facts, HealthDay, Kpi, RollbackFact, RunDay, Target};
+use crate::logic::kpi::{
+    self, AlertFact, Facts, HealthDay, Kpi, RollbackFact, RunDay, Target, LOOKBACK_DAYS,
+};
 pub use crate::model::{IncidentRecord, KpiOverview, KpiScope, SourceItem};
 use crate::vals;
-
-/// Failures this far before a period can still recover in it (a deployment live before the
-/// period and rolled back inside it).
-const LOOKBACK_DAYS: i64 = 30;
 
 /// The project `project` and its environment `environment`, or its last (production) one.
 pub async fn scope(db: &Db, project: &str, environment: Option<&str>) -> StoreResult<KpiScope> {
@@ -87,8 +85,15 @@ type DeploymentRow = (
     Option<i64>,
 );
 
-/// What the KPIs of `[from_day, to_day)` are computed from (the caller passes the start of
-/// the previous period as `from_day`).
+/// What the KPIs of `[from_day, to_day)` are computed from, in one snapshot (the overview
+/// passes the start of the previous period as `from_day`).
+pub async fn load_facts(db: &Db, s: &KpiScope, from_day: i64, to_day: i64) -> StoreResult<Facts> {
+    let mut tx = Tx::read(db).await?;
+    let f = facts(&mut tx, s, from_day, to_day).await?;
+    tx.commit().await?;
+    Ok(f)
+}
+
 async fn facts(tx: &mut Tx, s: &KpiScope, from_day: i64, to_day: i64) -> StoreResult<Facts> {
     let (from, to) = (from_day * DAY_MS, to_day * DAY_MS);
     let run_days: Vec<RunDay> = tx
@@ -131,39 +136,64 @@ async fn facts(tx: &mut Tx, s: &KpiScope, from_day: i64, to_day: i64) -> StoreRe
             error_n: r.4,
         })
         .collect();
-    let alerts: Vec<AlertFact> = tx
-        .all::<(i64, String, i64, Option<i64>, Option<String>)>(
-            "select a.risk_alert_id, a.kind, a.opened_at, a.acknowledged_at, r.status \
-             from risk_alert a left join ci_run r on r.ci_run_id = a.ci_run_id \
-             where a.project_id = $1 and a.opened_at >= $2 and a.opened_at < $3",
-            vals![s.project_id, from, to],
-        )
-        .await?
-        .into_iter()
-        .map(|(id, kind, opened_at, acknowledged_at, status)| AlertFact {
-            id,
-            risk: kind == "risk",
-            opened_at,
-            acknowledged_at,
-            run_failed: match status.as_deref() {
-                Some("success") => Some(false),
-                Some("failure" | "error") => Some(true),
+    let text = packed(
+        tx,
+        &[
+            "a.risk_alert_id",
+            "a.kind",
+            "a.opened_at",
+            "a.acknowledged_at",
+            "r.status",
+        ],
+        "from risk_alert a left join ci_run r on r.ci_run_id = a.ci_run_id \
+         where a.project_id = $1 and a.opened_at >= $2 and a.opened_at < $3",
+        vals![s.project_id, from, to],
+    )
+    .await?;
+    let alerts: Vec<AlertFact> = fields(&text)
+        .map(|f| AlertFact {
+            id: int(f[0]),
+            risk: f[1] == "risk",
+            opened_at: int(f[2]),
+            acknowledged_at: opt_int(f[3]),
+            run_failed: match f[4] {
+                "success" => Some(false),
+                "failure" | "error" => Some(true),
                 _ => None,
             },
         })
         .collect();
-    let rows: Vec<DeploymentRow> = tx
-        .all(
-            "select d.deployment_id, d.state, d.finished_at, rel.first_commit_at, \
-             coalesce(rb.rollback_decided_at, rb.requested_at), d.rollback_of, \
-             coalesce(d.rollback_decided_at, d.requested_at) \
-             from deployment d join release rel on rel.release_id = d.release_id \
-             left join deployment rb on rb.deployment_id = d.rolled_back_by \
-             where d.environment_id = $1 and d.finished_at >= $2 and d.finished_at < $3 \
-             and d.state in ('succeeded', 'failed', 'rolled_back')",
-            vals![s.environment_id, from - LOOKBACK_DAYS * DAY_MS, to],
-        )
-        .await?;
+    let text = packed(
+        tx,
+        &[
+            "d.deployment_id",
+            "d.state",
+            "d.finished_at",
+            "rel.first_commit_at",
+            "coalesce(rb.rollback_decided_at, rb.requested_at)",
+            "d.rollback_of",
+            "coalesce(d.rollback_decided_at, d.requested_at)",
+        ],
+        "from deployment d join release rel on rel.release_id = d.release_id \
+         left join deployment rb on rb.deployment_id = d.rolled_back_by \
+         where d.environment_id = $1 and d.finished_at >= $2 and d.finished_at < $3 \
+         and d.state in ('succeeded', 'failed', 'rolled_back')",
+        vals![s.environment_id, from - LOOKBACK_DAYS * DAY_MS, to],
+    )
+    .await?;
+    let rows: Vec<DeploymentRow> = fields(&text)
+        .map(|f| {
+            (
+                int(f[0]),
+                f[1].to_string(),
+                int(f[2]),
+                opt_int(f[3]),
+                opt_int(f[4]),
+                opt_int(f[5]),
+                opt_int(f[6]),
+            )
+        })
+        .collect();
     let mut deployments = Vec::with_capacity(rows.len());
     let mut rollbacks = Vec::new();
     for (id, state, finished_at, first_commit_at, rolled_back_at, rollback_of, decided_at) in rows {
@@ -219,6 +249,46 @@ async fn facts(tx: &mut Tx, s: &KpiScope, from_day: i64, to_day: i64) -> StoreRe
         rollbacks,
         ratings,
     })
+}
+
+/// Rows of numbers and words read as one text value: sqlx spends microseconds on every row it
+/// hands over (more than SQLite spends finding it), so the overview's thousands of alerts and
+/// deployments come back packed by the database's own string aggregate and are split by
+/// [`fields`]. Values must not contain `,` or `;` (ids, times, states); NULL reads as empty.
+async fn packed(
+    tx: &mut Tx,
+    columns: &[&str],
+    from_where: &str,
+    args: &[super::tx::Val],
+) -> StoreResult<String> {
+    let joined = columns
+        .iter()
+        .map(|c| format!("coalesce(cast({c} as text), '')"))
+        .collect::<Vec<_>>()
+        .join(" || ',' || ");
+    let aggregate = match tx.backend() {
+        super::Backend::Sqlite => format!("group_concat({joined}, ';')"),
+        super::Backend::Postgres => format!("string_agg({joined}, ';')"),
+    };
+    let (text,): (Option<String>,) = tx
+        .one(&format!("select {aggregate} {from_where}"), args)
+        .await?;
+    Ok(text.unwrap_or_default())
+}
+
+/// The rows of a [`packed`] text, each as its fields.
+fn fields(text: &str) -> impl Iterator<Item = Vec<&str>> {
+    text.split(';')
+        .filter(|r| !r.is_empty())
+        .map(|r| r.split(',').collect())
+}
+
+fn int(v: &str) -> i64 {
+    v.parse().unwrap_or_default()
+}
+
+fn opt_int(v: &str) -> Option<i64> {
+    v.parse().ok()
 }
 
 async fn targets_in(tx: &mut Tx, project_id: i64) -> StoreResult<Vec<Target>> {

@@ -210,7 +210,7 @@ pub fn spec() -> Value {
                     {"name": "project", "in": "path", "required": true, "schema": {"type": "string"}},
                     {"name": "environment", "in": "query", "schema": {"type": "string"}, "description": "the project's last (production) environment by default"},
                     {"name": "days", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 730, "default": 30}, "description": "ending today (UTC), today included"},
-                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "instead of days, with to"},
+                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "with to, when days is not given"},
                     {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "the last day, included"}
                 ],
                 "responses": merge(json!({"200": {"description": "project, environment, range, kpis, dora (current, previous, definitions)"}}), errors())
