@@ -28,7 +28,7 @@ fn person(user: &User) -> crate::store::deployments::Person {
 }
 
 #[cfg(feature = "ssr")]
-fn requester(user: &User) -> crate::store::deployments::Requester {
+pub(super) fn requester(user: &User) -> crate::store::deployments::Requester {
     crate::store::deployments::Requester {
         user_id: Some(user.id.0),
         name: user.username.clone(),

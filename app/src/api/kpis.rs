@@ -195,7 +195,6 @@ pub async fn record_incident(
     deployment_id: Option<String>,
 ) -> Result<IncidentRecord, AppError> {
     use super::guard::*;
-    use crate::store::deployments::Requester;
     use crate::store::kpis::{self, NewIncident};
     use crate::store::StoreError;
     let (state, user) = require(Role::Approver).await?;
@@ -216,11 +215,7 @@ pub async fn record_incident(
                 deployment_id,
                 incident_key: None,
             };
-            let by = Requester {
-                user_id: Some(user.id.0),
-                name: user.username.to_string(),
-                ip: Some(client_ip()),
-            };
+            let by = super::deployments::requester(&user);
             Ok(kpis::record_incident(&state.db, &project, &new, &by)
                 .await?
                 .0)
@@ -232,7 +227,6 @@ pub async fn record_incident(
 #[server(endpoint = "overview/resolve")]
 pub async fn resolve_incident(id: i64) -> Result<IncidentRecord, AppError> {
     use super::guard::*;
-    use crate::store::deployments::Requester;
     use crate::store::{kpis, now_ms, StoreError};
     let (state, user) = require(Role::Approver).await?;
     respond(
@@ -241,11 +235,7 @@ pub async fn resolve_incident(id: i64) -> Result<IncidentRecord, AppError> {
                 .await?
                 .ok_or_else(|| StoreError::NotFound(format!("there is no incident {id}")))?;
             let p = crate::store::projects::require(&state.db, &found.project).await?;
-            let by = Requester {
-                user_id: Some(user.id.0),
-                name: user.username.to_string(),
-                ip: Some(client_ip()),
-            };
+            let by = super::deployments::requester(&user);
             Ok(kpis::resolve_incident(&state.db, p.id, id, now_ms(), &by).await?)
         }
         .await,

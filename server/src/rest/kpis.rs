@@ -237,13 +237,14 @@ pub async fn resolve_incident(
         .await?
         .filter(|i| i.project == caller.0.project)
         .ok_or_else(|| ApiError::NotFound(format!("there is no incident {id}")))?;
-    let empty = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .is_some_and(|v| v == "0");
-    let b: ResolveBody = if empty {
+    // No body at all (`curl -X POST …/resolve`) means now.
+    let bytes = axum::body::to_bytes(body, body::JSON_LIMIT)
+        .await
+        .map_err(|_| ApiError::TooLarge("the JSON body is over 2 MB".into()))?;
+    let b: ResolveBody = if bytes.iter().all(u8::is_ascii_whitespace) {
         ResolveBody::default()
     } else {
-        body::json(&headers, body).await?
+        body::json(&headers, Body::from(bytes)).await?
     };
     let at = match &b.resolved_at {
         Some(t) => t.ms("resolved_at")?,
