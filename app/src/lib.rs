@@ -150,6 +150,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/deployments/:id") view=DeploymentPage ssr=SsrMode::Async/>
                     <Route path=path!("/approvals") view=ApprovalsPage ssr=SsrMode::Async/>
                     <Route path=path!("/calibration") view=CalibrationPage/>
+                    <Route path=path!("/plans") view=PlansPage ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/:id") view=PlanPage ssr=SsrMode::Async/>
                     <Route path=path!("/flags") view=|| view! { <NotBuilt area=Area::Flags/> }/>
                     <Route path=path!("/account") view=AccountPage/>
                     <Route path=path!("/settings") view=SettingsPage/>

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod demo_ci;
 pub mod demo_deploy;
 pub mod demo_kpis;
+pub mod demo_plans;
 pub mod ingest;
 pub mod jobs;
 pub mod metrics;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod deployments;
 pub mod environments;
 pub mod kpis;
+pub mod plans;
 pub mod predictor;
 pub mod projects;
 pub mod runs;

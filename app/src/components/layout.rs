@@ -68,6 +68,11 @@ const NAV: &[NavItem] = &[
         needs: Role::Viewer,
     },
     NavItem {
+        href: "/plans",
+        label: "Plans",
+        needs: Role::Viewer,
+    },
+    NavItem {
         href: "/flags",
         label: "Flags",
         needs: Role::Viewer,

@@ -1093,7 +1093,7 @@ fn edit_value(unit: Unit, v: f64) -> String {
     }
 }
 
-fn parse_edit_value(unit: Unit, text: &str) -> Result<f64, String> {
+pub fn parse_edit_value(unit: Unit, text: &str) -> Result<f64, String> {
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))

@@ -8,6 +8,7 @@ pub mod drift;
 pub mod flaky;
 pub mod gates;
 pub mod kpi;
+pub mod plan;
 pub mod predictor;
 pub mod release;
 pub mod report;

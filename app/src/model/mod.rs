@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod deploy;
 pub mod kpi;
+pub mod plan;
 pub mod predictor;
 pub mod project;
 pub mod run;
@@ -11,6 +12,7 @@ pub mod user;
 pub use audit::*;
 pub use deploy::*;
 pub use kpi::*;
+pub use plan::*;
 pub use predictor::*;
 pub use project::*;
 pub use run::*;

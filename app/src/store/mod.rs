@@ -10,6 +10,7 @@ pub mod deploy_views;
 pub mod deployments;
 pub mod environments;
 pub mod kpis;
+pub mod plans;
 pub mod predictor;
 pub mod projects;
 pub mod runs;

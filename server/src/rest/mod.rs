@@ -8,6 +8,7 @@ pub mod deployments;
 pub mod error;
 pub mod kpis;
 pub mod openapi;
+pub mod plans;
 pub mod runs;
 pub mod tests;
 pub mod webhooks;
@@ -17,7 +18,7 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, put};
 use axum::{Extension, Router};
 use error::ApiError;
 
@@ -49,6 +50,16 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
         .route(
             "/api/v1/incidents/{id}/resolve",
             post(kpis::resolve_incident),
+        )
+        .route(
+            "/api/v1/projects/{project}/plans",
+            get(plans::list).post(plans::create),
+        )
+        .route("/api/v1/plans/{id}", get(plans::show))
+        .route("/api/v1/plans/{id}/items/{item}", put(plans::set_item))
+        .route(
+            "/api/v1/plans/{id}/phases/{phase}/status",
+            put(plans::set_status),
         )
         .route(
             "/api/v1/projects/{project}/predictions",

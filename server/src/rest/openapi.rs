@@ -242,6 +242,75 @@ pub fn spec() -> Value {
                 }}}},
                 "responses": merge(json!({"200": {"description": "the incident"}}), errors())
             }},
+            "/api/v1/projects/{project}/plans": {
+                "get": {
+                    "summary": "The project's rollout plans (scope read), newest first: phases done and blocked, items done, dates and the current phase.",
+                    "parameters": [{"name": "project", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": merge(json!({"200": {"description": "plans"}}), errors())
+                },
+                "post": {
+                    "summary": "Creates a rollout plan (scope deploy) from the seeds' 10-phase roadmap (template roadmap, phase 1 starting on starts_on, today by default) or from explicit phases. A criterion links to a KPI (kpi, comparator lt/le/gt/ge, threshold in the KPI's unit: fractions 0..1, milliseconds), to a gate (gate: environment and optional metric) or to neither (a person confirms it). Idempotent by plan_key: a retry answers 200 with the plan first created.",
+                    "parameters": [{"name": "project", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                        "type": "object", "additionalProperties": false, "required": ["title"],
+                        "properties": {
+                            "title": {"type": "string", "maxLength": 200},
+                            "template": {"type": "string", "enum": ["roadmap"]},
+                            "starts_on": {"type": "string", "format": "date"},
+                            "environment": {"type": "string", "description": "where KPI criteria are measured; the project's last environment by default"},
+                            "plan_key": {"type": "string", "maxLength": 200},
+                            "phases": {"type": "array", "maxItems": 50, "items": {
+                                "type": "object", "additionalProperties": false, "required": ["title"],
+                                "properties": {
+                                    "title": {"type": "string"}, "objective": {"type": "string"},
+                                    "starts_on": {"type": "string", "format": "date"}, "due_on": {"type": "string", "format": "date"},
+                                    "status": {"type": "string", "enum": ["not_started", "in_progress", "done", "blocked"]},
+                                    "deliverables": {"type": "array", "items": {"type": "object", "required": ["title"], "properties": {"title": {"type": "string"}, "owner": {"type": "string"}, "done": {"type": "boolean"}}}},
+                                    "checklist": {"type": "array", "items": {"type": "string"}},
+                                    "criteria": {"type": "array", "items": {"type": "object", "required": ["title"], "properties": {
+                                        "title": {"type": "string"}, "kpi": {"type": "string"},
+                                        "comparator": {"type": "string", "enum": ["lt", "le", "gt", "ge"]}, "threshold": {"type": "number"},
+                                        "gate": {"type": "object", "required": ["environment"], "properties": {"environment": {"type": "string"}, "metric": {"type": "string"}}}
+                                    }}}
+                                }
+                            }}
+                        }
+                    }}}},
+                    "responses": merge(json!({"201": {"description": "the plan"}, "200": {"description": "the plan first created with this key"}}), errors())
+                }
+            },
+            "/api/v1/plans/{id}": {"get": {
+                "summary": "A rollout plan (scope read) with its phases, items and criteria, each criterion judged now: holds, at_risk, fails, no_data or open (a manual criterion nobody confirmed). KPIs are measured over the last 30 days of the plan's environment; gates from the environment's latest gate evaluation.",
+                "parameters": run_id.clone(),
+                "responses": merge(json!({"200": {"description": "the plan"}}), errors())
+            }},
+            "/api/v1/plans/{id}/items/{item}": {"put": {
+                "summary": "Ticks or unticks a deliverable or go-live checklist item (scope deploy). Ticking again keeps the first tick; a checklist item of a done phase cannot be unticked (409).",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}},
+                    {"name": "item", "in": "path", "required": true, "schema": {"type": "integer"}}
+                ],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": false, "required": ["done"],
+                    "properties": {"done": {"type": "boolean"}}
+                }}}},
+                "responses": merge(json!({"200": {"description": "the item"}}), errors())
+            }},
+            "/api/v1/plans/{id}/phases/{phase}/status": {"put": {
+                "summary": "Sets a phase's status (scope deploy). done needs every go-live checklist item ticked (409 names the open ones); blocked needs a note.",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}},
+                    {"name": "phase", "in": "path", "required": true, "schema": {"type": "integer"}}
+                ],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": false, "required": ["status"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["not_started", "in_progress", "done", "blocked"]},
+                        "note": {"type": "string", "maxLength": 500}
+                    }
+                }}}},
+                "responses": merge(json!({"200": {"description": "the phase"}}), errors())
+            }},
             "/api/v1/projects/{project}/predictions": {"get": {
                 "summary": "Every stored score (scope read) as CSV: run_id, external_id, started_at, model_version, score, outcome (failed, passed, pending), then one column per feature (empty when unknown), oldest run first.",
                 "parameters": [

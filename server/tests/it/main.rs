@@ -13,6 +13,8 @@ mod http;
 mod kpi_api;
 mod kpi_store;
 mod model_quality;
+mod plan_api;
+mod plan_store;
 mod predictor_store;
 mod push;
 mod runs_store;
