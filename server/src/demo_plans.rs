@@ -1,5 +1,6 @@
-//! Demo rollout plans: the shop's production roadmap from the seeds' template, started five
-//! weeks ago and part way through (phases 0–4 done, phase 5 in progress, phase 6 blocked), and
+//! Demo rollout plans: the shop's production roadmap from the seeds' template, started three
+//! and a half weeks ago and part way through (phases 0–4 done, phase 5 in progress, phase 6
+//! blocked), and
 //! a short canary plan of payments written by hand. Their criteria are judged live against
 //! the demo's KPIs and gates.
 
@@ -26,7 +27,7 @@ pub async fn generate(db: &Db, now: i64) -> Result<usize, StoreError> {
             environment: None,
             template: Some("roadmap".into()),
             plan_key: Some("demo-roadmap".into()),
-            phases: roadmap(today - 35, Some("production")),
+            phases: roadmap(today - 24, Some("production")),
         },
         &lead,
     )

@@ -526,7 +526,7 @@ fn CriterionForm(plan: i64, phase: i64, environments: Vec<String>) -> impl IntoV
                     <option value="manual">"a person"</option>
                 </select>
                 <fieldset class="inline-form">
-                    <legend>"KPI"</legend>
+                    <legend>"KPI rule"</legend>
                     <label for=format!("{id}-kpi") class="visually-hidden">"KPI"</label>
                     <select id=format!("{id}-kpi") name="kpi">
                         {SPECS.iter().map(|s| view! { <option value=s.id>{s.label}</option> }).collect_view()}

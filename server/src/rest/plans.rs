@@ -116,6 +116,17 @@ pub fn plan_json(p: &Plan) -> Value {
     })
 }
 
+/// The entry with id `id` among what `within` picks from each phase of a plan's JSON.
+fn find(plan: &Value, within: impl Fn(&Value) -> Option<Vec<Value>>, id: i64) -> Value {
+    plan["phases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| within(p).unwrap_or_default())
+        .find(|v| v["id"] == json!(id))
+        .unwrap_or(Value::Null)
+}
+
 /// `GET /api/v1/projects/{project}/plans`
 pub async fn list(
     State(state): State<AppState>,
@@ -370,16 +381,8 @@ pub async fn set_item(
     let item = id_of(&raw_item, "item")?;
     let b: ItemBody = body::json(&headers, body).await?;
     plans::set_done(&state.db, id, item, b.done, &requester(&caller)).await?;
-    let plan = plans::get(&state.db, id).await?;
-    let v = plan_json(&plan);
-    let found = v["phases"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|p| p["items"].as_array().cloned().unwrap_or_default())
-        .find(|i| i["id"] == json!(item))
-        .unwrap_or(Value::Null);
-    Ok(Json(found))
+    let v = plan_json(&plans::get(&state.db, id).await?);
+    Ok(Json(find(&v, |p| p["items"].as_array().cloned(), item)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -412,14 +415,6 @@ pub async fn set_status(
         &requester(&caller),
     )
     .await?;
-    let plan = plans::get(&state.db, id).await?;
-    let v = plan_json(&plan);
-    let found = v["phases"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| p["id"] == json!(phase))
-        .cloned()
-        .unwrap_or(Value::Null);
-    Ok(Json(found))
+    let v = plan_json(&plans::get(&state.db, id).await?);
+    Ok(Json(find(&v, |p| Some(vec![p.clone()]), phase)))
 }
