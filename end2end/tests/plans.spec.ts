@@ -92,4 +92,8 @@ test("a team lead starts the roadmap in one click, ticks the go-live checklist, 
   await expect(page.locator("#plan-progress")).not.toHaveText("0%");
   await page.goto("/plans?project=payments");
   await expect(page.locator("#plans tbody tr")).toHaveCount(2);
+  // The managers' overview lists the project's plans and how far they have come.
+  await page.goto("/?project=payments");
+  await expect(page.locator("#plans-panel li")).toHaveCount(2);
+  await expect(page.locator("#plans-panel")).toContainText("2 of 11 phases done");
 });

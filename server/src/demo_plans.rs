@@ -70,6 +70,7 @@ pub async fn generate(db: &Db, now: i64) -> Result<usize, StoreError> {
             starts_on: Some(today - 6),
             due_on: Some(today - 4),
             status: PhaseStatus::NotStarted,
+            note: String::new(),
             deliverables: vec![
                 (
                     "Canary weights in the rollout".into(),
@@ -101,6 +102,7 @@ pub async fn generate(db: &Db, now: i64) -> Result<usize, StoreError> {
             starts_on: Some(today - 3),
             due_on: Some(today + 1),
             status: PhaseStatus::InProgress,
+            note: String::new(),
             deliverables: vec![(
                 "Reconciliation job comparing both writers".into(),
                 "Backend engineer".into(),
@@ -131,6 +133,7 @@ pub async fn generate(db: &Db, now: i64) -> Result<usize, StoreError> {
             starts_on: Some(today + 2),
             due_on: Some(today + 5),
             status: PhaseStatus::NotStarted,
+            note: String::new(),
             deliverables: vec![(
                 "Old writer removed".into(),
                 "Backend engineer".into(),

@@ -94,6 +94,7 @@ pub async fn overview_page(query: OverviewQuery) -> Result<Option<OverviewPageDa
                 can_record_incidents: user.role.allows(Role::Approver),
                 recent_deployments: kpis::recent_deployments(&state.db, scope.environment_id, 20)
                     .await?,
+                plans: crate::store::plans::list(&state.db, Some(scope.project_id)).await?,
                 projects: l.projects,
                 overview: l.overview,
                 days: l.days,

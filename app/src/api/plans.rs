@@ -112,7 +112,7 @@ pub async fn create_plan(
             let start = form_day(&starts_on, "starts on")?.unwrap_or_else(today);
             let phases = match template.as_str() {
                 "roadmap" => {
-                    let scope = kpis::scope(&state.db, &project, None).await?;
+                    let scope = kpis::scope(&state.db, &project, environment.as_deref()).await?;
                     roadmap(start, Some(&scope.environment))
                 }
                 "blank" => Vec::new(),

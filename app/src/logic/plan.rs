@@ -397,6 +397,8 @@ pub struct PhaseDraft {
     pub starts_on: Option<i64>,
     pub due_on: Option<i64>,
     pub status: PhaseStatus,
+    /// Why it is blocked, or any word on its status.
+    pub note: String,
     /// `(title, owner, done)`.
     pub deliverables: Vec<(String, String, bool)>,
     pub checklist: Vec<String>,
@@ -455,6 +457,7 @@ pub fn roadmap(start: i64, gate_env: Option<&str>) -> Vec<PhaseDraft> {
         starts_on: s,
         due_on: d,
         status: NotStarted,
+        note: String::new(),
         deliverables: Vec::new(),
         checklist: Vec::new(),
         criteria: Vec::new(),

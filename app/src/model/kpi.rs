@@ -71,6 +71,8 @@ pub struct OverviewPageData {
     pub can_record_incidents: bool,
     /// The environment's recent deployments `(id, label)`, to link an incident to.
     pub recent_deployments: Vec<(i64, String)>,
+    /// The project's rollout plans.
+    pub plans: Vec<crate::model::PlanSummary>,
 }
 
 /// One number of the overview and the items it was computed from.

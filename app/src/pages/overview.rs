@@ -122,6 +122,7 @@ fn Overview(data: OverviewPageData) -> impl IntoView {
             </div>
         </section>
         <Incidents data=d.clone()/>
+        <Plans plans=d.plans.clone() project=s.project.clone()/>
         <Comments comments=d.comments.clone()/>
         <Targets data=d.clone()/>
         <Definitions/>
@@ -537,6 +538,37 @@ fn IncidentForm(
                 <button type="submit" id="i-record">"Record incident"</button>
             </ActionForm>
         </details>
+    }
+}
+
+/// The project's rollout plans and how far each has come (not printed: the report is the KPIs).
+#[component]
+fn Plans(plans: Vec<crate::model::PlanSummary>, project: String) -> impl IntoView {
+    let all = format!("/plans?project={}", encode_query_value(&project));
+    view! {
+        <section class="panel no-print" id="plans-panel" aria-labelledby="plans-h">
+            <h2 id="plans-h">"Rollout plans"</h2>
+            {if plans.is_empty() {
+                view! { <p class="muted">"No rollout plan for this project. " <a href=all.clone()>"Start one from the 10-phase roadmap"</a>"."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="plain">
+                        {plans.into_iter().map(|p| {
+                            let share = if p.items > 0 { p.items_done as f64 / p.items as f64 } else { 0.0 };
+                            view! {
+                                <li>
+                                    <a href=format!("/plans/{}", p.id)>{p.title.clone()}</a>
+                                    <span class="meter" role="img" aria-label=format!("{} of {} items done", p.items_done, p.items)><span style=format!("width:{:.0}%", share * 100.0)></span></span>
+                                    <span class="muted small">{format!(" {} of {} phases done · now: {}", p.done, p.phases, p.current.clone().unwrap_or_else(|| "all done".into()))}</span>
+                                    {(p.blocked > 0).then(|| view! { " " <span class="badge bad">{format!("{} blocked", p.blocked)}</span> })}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                    <p class="small"><a href=all.clone()>"All plans of this project"</a></p>
+                }.into_any()
+            }}
+        </section>
     }
 }
 

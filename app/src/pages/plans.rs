@@ -540,6 +540,7 @@ fn CriterionForm(plan: i64, phase: i64, environments: Vec<String>) -> impl IntoV
                 </fieldset>
                 <label for=format!("{id}-gate")>"Gate"</label>
                 <select id=format!("{id}-gate") name="gate">
+                    <option value="">"—"</option>
                     {environments.iter().flat_map(|e| {
                         [
                             (e.clone(), format!("{e}: all gates")),

@@ -16,7 +16,7 @@ use crate::logic::plan::{
 };
 use crate::logic::time::format_day;
 use crate::logic::url::encode_query_value;
-use crate::model::{GateResult, Plan, PlanCriterion, PlanItem, PlanPhase, PlanSummary};
+use crate::model::{GateMetric, GateResult, Plan, PlanCriterion, PlanItem, PlanPhase, PlanSummary};
 use crate::vals;
 
 /// At most this many phases in a plan, and items or criteria in a phase.
@@ -88,6 +88,12 @@ fn check_phase(n: usize, p: &PhaseDraft) -> StoreResult<()> {
     }
     for (i, (t, _)) in p.criteria.iter().enumerate() {
         text(&format!("{at}.criteria[{i}].title"), t, 300, true)?;
+    }
+    text(&format!("{at}.note"), &p.note, 500, false)?;
+    if p.status == PhaseStatus::Blocked && p.note.trim().is_empty() {
+        return Err(StoreError::Invalid(format!(
+            "{at}.note: say what blocks the phase"
+        )));
     }
     if p.status == PhaseStatus::Done && !p.checklist.is_empty() {
         return Err(StoreError::Invalid(format!(
@@ -163,16 +169,21 @@ async fn insert_criterion(
             environment,
             metric,
         } => {
+            let name = text(&format!("{field}.environment"), environment, 100, true)?;
             let e = environment_id(
                 tx,
                 project_id,
                 project,
-                Some(environment),
+                Some(&name),
                 &format!("{field}.environment"),
             )
             .await?;
             let metric = match metric.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
-                Some(m) => Some(text(&format!("{field}.metric"), m, 100, true)?),
+                Some(m) => Some(
+                    m.parse::<GateMetric>()
+                        .map_err(|e| StoreError::Invalid(format!("{field}.metric: {e}")))?
+                        .key(),
+                ),
                 None => None,
             };
             ("gate", None, None, None, Some(e), metric)
@@ -241,8 +252,8 @@ async fn insert_phase(
     let (phase_id,): (i64,) = tx
         .one(
             "insert into plan_phase (rollout_plan_id, position, title, objective, starts_on, \
-             due_on, status, status_at, status_by) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning plan_phase_id",
+             due_on, status, status_at, status_by, status_note) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning plan_phase_id",
             vals![
                 plan_id,
                 position,
@@ -252,7 +263,8 @@ async fn insert_phase(
                 p.due_on,
                 p.status.as_str(),
                 changed,
-                changed.map(|_| by.name.clone())
+                changed.map(|_| by.name.clone()),
+                p.note.trim()
             ],
         )
         .await?;
@@ -333,11 +345,13 @@ pub async fn create(
         "environment",
     )
     .await?;
-    let (plan_id,): (i64,) = tx
-        .one(
+    // A concurrent request with the same key may have inserted it since: then nothing is
+    // inserted here and that plan is the answer.
+    let inserted: Option<(i64,)> = tx
+        .opt(
             "insert into rollout_plan (project_id, environment_id, title, template, plan_key, \
              created_by, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $7) \
-             returning rollout_plan_id",
+             on conflict (project_id, plan_key) do nothing returning rollout_plan_id",
             vals![
                 project_id,
                 env,
@@ -349,6 +363,18 @@ pub async fn create(
             ],
         )
         .await?;
+    let Some((plan_id,)) = inserted else {
+        drop(tx);
+        let mut tx = Tx::read(db).await?;
+        let (id,): (i64,) = tx
+            .one(
+                "select rollout_plan_id from rollout_plan where project_id = $1 and plan_key = $2",
+                vals![project_id, new.plan_key.as_deref().map(str::trim)],
+            )
+            .await?;
+        tx.commit().await?;
+        return Ok((id, false));
+    };
     for (n, p) in new.phases.iter().enumerate() {
         insert_phase(&mut tx, project_id, project, plan_id, n as i64, p, by, now).await?;
     }
@@ -740,15 +766,16 @@ async fn phase_in(
     plan_id: i64,
     phase_id: i64,
 ) -> StoreResult<(i64, String, PhaseStatus, String)> {
-    let row: Option<(i64, String, String, String)> = tx
-        .opt(
-            "select r.project_id, p.slug, f.status, f.title from plan_phase f \
+    // The phase row is locked (on Postgres) wherever the checklist rule is checked, so a
+    // phase cannot be marked done while an item of its checklist is added or unticked.
+    let sql = format!(
+        "select r.project_id, p.slug, f.status, f.title from plan_phase f \
              join rollout_plan r on r.rollout_plan_id = f.rollout_plan_id \
              join project p on p.project_id = r.project_id \
-             where f.plan_phase_id = $1 and f.rollout_plan_id = $2",
-            vals![phase_id, plan_id],
-        )
-        .await?;
+             where f.plan_phase_id = $1 and f.rollout_plan_id = $2{}",
+        tx.for_update("f")
+    );
+    let row: Option<(i64, String, String, String)> = tx.opt(&sql, vals![phase_id, plan_id]).await?;
     let Some(r) = row else {
         return Err(StoreError::NotFound(format!(
             "plan {plan_id} has no phase {phase_id}"
@@ -784,7 +811,7 @@ pub async fn set_status(
     let note = text("note", note, 500, false)?;
     let mut tx = Tx::write(db).await?;
     let (_, _, current, title) = phase_in(&mut tx, plan_id, phase_id).await?;
-    if current == status {
+    if current == status && note.is_empty() {
         tx.commit().await?;
         return Ok(());
     }
@@ -846,14 +873,14 @@ pub async fn set_done(
     by: &Requester,
 ) -> StoreResult<()> {
     let mut tx = Tx::write(db).await?;
-    let row: Option<(String, String, Option<i64>, String)> = tx
-        .opt(
-            "select i.kind, i.title, i.done_at, f.status from plan_item i \
-             join plan_phase f on f.plan_phase_id = i.plan_phase_id \
-             where i.plan_item_id = $1 and f.rollout_plan_id = $2",
-            vals![item_id, plan_id],
-        )
-        .await?;
+    let sql = format!(
+        "select i.kind, i.title, i.done_at, f.status from plan_item i \
+         join plan_phase f on f.plan_phase_id = i.plan_phase_id \
+         where i.plan_item_id = $1 and f.rollout_plan_id = $2{}",
+        tx.for_update("f")
+    );
+    let row: Option<(String, String, Option<i64>, String)> =
+        tx.opt(&sql, vals![item_id, plan_id]).await?;
     let Some((kind, title, done_at, status)) = row else {
         return Err(StoreError::NotFound(format!(
             "plan {plan_id} has no item {item_id}"
@@ -940,14 +967,13 @@ pub async fn add_item(
 /// Removes an item (a checklist item of a done phase stays: reopen the phase first).
 pub async fn remove_item(db: &Db, plan_id: i64, item_id: i64, by: &Requester) -> StoreResult<()> {
     let mut tx = Tx::write(db).await?;
-    let row: Option<(String, String)> = tx
-        .opt(
-            "select i.title, case when i.kind = 'checklist' then f.status else '' end \
-             from plan_item i join plan_phase f on f.plan_phase_id = i.plan_phase_id \
-             where i.plan_item_id = $1 and f.rollout_plan_id = $2",
-            vals![item_id, plan_id],
-        )
-        .await?;
+    let sql = format!(
+        "select i.title, case when i.kind = 'checklist' then f.status else '' end \
+         from plan_item i join plan_phase f on f.plan_phase_id = i.plan_phase_id \
+         where i.plan_item_id = $1 and f.rollout_plan_id = $2{}",
+        tx.for_update("f")
+    );
+    let row: Option<(String, String)> = tx.opt(&sql, vals![item_id, plan_id]).await?;
     let Some((title, status)) = row else {
         return Err(StoreError::NotFound(format!(
             "plan {plan_id} has no item {item_id}"
@@ -1126,6 +1152,7 @@ pub async fn add_phase(
         starts_on: edit.starts_on,
         due_on: edit.due_on,
         status: PhaseStatus::NotStarted,
+        note: String::new(),
         deliverables: Vec::new(),
         checklist: Vec::new(),
         criteria: Vec::new(),

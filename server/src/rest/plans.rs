@@ -199,6 +199,7 @@ struct PhaseBody {
     starts_on: Option<String>,
     due_on: Option<String>,
     status: Option<String>,
+    note: Option<String>,
     #[serde(default)]
     deliverables: Vec<DeliverableBody>,
     #[serde(default)]
@@ -286,6 +287,7 @@ fn phase(p: PhaseBody, n: usize) -> ApiResult<PhaseDraft> {
         starts_on: day(&p.starts_on, &format!("{at}.starts_on"))?,
         due_on: day(&p.due_on, &format!("{at}.due_on"))?,
         status,
+        note: p.note.unwrap_or_default(),
         deliverables: p
             .deliverables
             .into_iter()
@@ -322,7 +324,7 @@ pub async fn create(
         }
         (Some("roadmap"), None) => {
             let start = day(&b.starts_on, "starts_on")?.unwrap_or(now_ms().div_euclid(DAY_MS));
-            let scope = kpis::scope(&state.db, &project, None).await?;
+            let scope = kpis::scope(&state.db, &project, b.environment.as_deref()).await?;
             roadmap(start, Some(&scope.environment))
         }
         (Some(other), None) => {

@@ -63,6 +63,21 @@ async fn pipelines_and_people_work_through_a_plan() {
                 "cannot start done",
             ),
             (json!({"title": " "}), 422, "title"),
+            (
+                json!({"title": "x", "phases": [{"title": "a", "criteria": [{"title": "g", "gate": {"environment": " "}}]}]}),
+                422,
+                "phases[0].criteria[0].environment",
+            ),
+            (
+                json!({"title": "x", "phases": [{"title": "a", "criteria": [{"title": "g", "gate": {"environment": "production", "metric": "p99"}}]}]}),
+                422,
+                "phases[0].criteria[0].metric",
+            ),
+            (
+                json!({"title": "x", "phases": [{"title": "a", "status": "blocked"}]}),
+                422,
+                "phases[0].note: say what blocks",
+            ),
         ] {
             let res = post(&ci, body.clone()).await.unwrap();
             assert_eq!(res.status().as_u16(), status, "{label}: {body}");

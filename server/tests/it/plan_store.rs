@@ -58,6 +58,18 @@ async fn a_roadmap_plan_is_guarded_by_its_checklists_and_judged_live() {
         // A retry with the same key is the same plan.
         let (again, created) = plans::create(&db, "plans", &new, &lead()).await.unwrap();
         assert_eq!((again, created), (id, false), "{label}");
+        // Two requests with a new key at the same moment: one plan, one of them created it.
+        let mut twin = new.clone();
+        twin.plan_key = Some("r-2".into());
+        let who = lead();
+        let (a, b) = tokio::join!(
+            plans::create(&db, "plans", &twin, &who),
+            plans::create(&db, "plans", &twin, &who)
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.0, b.0, "{label}");
+        assert!(a.1 != b.1, "{label}: exactly one created it");
+        plans::delete(&db, a.0, &lead()).await.unwrap();
         let plan = plans::get(&db, id).await.unwrap();
         assert_eq!(plan.phases.len(), 11, "{label}");
         assert_eq!(plan.environment, "production", "{label}");
@@ -362,6 +374,7 @@ async fn a_roadmap_plan_is_guarded_by_its_checklists_and_judged_live() {
                     starts_on: Some(today),
                     due_on: Some(today + 1),
                     status: PhaseStatus::InProgress,
+                    note: String::new(),
                     deliverables: vec![("Weights".into(), "ops".into(), true)],
                     checklist: vec!["Rollback tested".into()],
                     criteria: vec![(
