@@ -26,9 +26,16 @@ fn today() -> i64 {
     crate::store::now_ms().div_euclid(crate::logic::dora::DAY_MS)
 }
 
+/// A form's `true` or `false`; anything else is refused rather than read as `false`.
 #[cfg(feature = "ssr")]
-fn flag(text: &str) -> bool {
-    matches!(text.trim(), "true" | "on" | "1" | "yes")
+fn flag(text: &str, field: &str) -> Result<bool, crate::store::StoreError> {
+    match text.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(crate::store::StoreError::Invalid(format!(
+            "{field}: true or false (got `{other}`)"
+        ))),
+    }
 }
 
 #[server(endpoint = "plans/list")]
@@ -166,7 +173,7 @@ pub async fn tick_plan_item(plan: i64, item: i64, done: String) -> Result<(), Ap
     respond(
         async {
             let by = super::deployments::requester(&user);
-            Ok(plans::set_done(&state.db, plan, item, flag(&done), &by).await?)
+            Ok(plans::set_done(&state.db, plan, item, flag(&done, "done")?, &by).await?)
         }
         .await,
     )
@@ -299,7 +306,7 @@ pub async fn confirm_plan_criterion(
     respond(
         async {
             let by = super::deployments::requester(&user);
-            Ok(plans::confirm(&state.db, plan, criterion, flag(&met), &by).await?)
+            Ok(plans::confirm(&state.db, plan, criterion, flag(&met, "met")?, &by).await?)
         }
         .await,
     )

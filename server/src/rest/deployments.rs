@@ -75,9 +75,7 @@ fn require_read(caller: &Caller) -> ApiResult<()> {
 
 /// A deployment of the caller's project, or 404.
 async fn owned(db: &Db, caller: &Caller, raw: &str) -> ApiResult<i64> {
-    let id: i64 = raw
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("no deployment `{raw}`: ids are numbers")))?;
+    let id = super::plans::id_of(raw, "deployment")?;
     let d = deployments::get(db, id)
         .await
         .map_err(|_| not_found(caller, id))?;

@@ -230,9 +230,7 @@ pub async fn resolve_incident(
     body: Body,
 ) -> ApiResult<Json<Value>> {
     caller.require(Scope::Deploy)?;
-    let id: i64 = raw
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("no incident `{raw}`: ids are numbers")))?;
+    let id = super::plans::id_of(&raw, "incident")?;
     let found = kpis::incident(&state.db, id)
         .await?
         .filter(|i| i.project == caller.0.project)

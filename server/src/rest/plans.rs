@@ -29,7 +29,8 @@ fn day_json(d: Option<i64>) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn id_of(raw: &str, what: &str) -> ApiResult<i64> {
+/// A numeric id from a path, or 404 naming what was asked for.
+pub(super) fn id_of(raw: &str, what: &str) -> ApiResult<i64> {
     raw.parse()
         .map_err(|_| ApiError::NotFound(format!("no {what} `{raw}`: ids are numbers")))
 }

@@ -312,6 +312,37 @@ async fn pipelines_and_people_work_through_a_plan() {
             )
             .await;
         assert_eq!(res.status(), 200, "{label}");
+        let item1 = page["plan"]["phases"][1]["items"][0]["id"]
+            .as_i64()
+            .unwrap()
+            .to_string();
+        let res = app
+            .call(
+                &approver,
+                "/api/plans/tick",
+                &[("plan", &mine_s), ("item", &item1), ("done", "maybe")],
+            )
+            .await;
+        assert_eq!(res.status(), 422, "{label}");
+        assert!(
+            res.text().await.unwrap().contains("done: true or false"),
+            "{label}"
+        );
+        let res = app
+            .call(
+                &approver,
+                "/api/plans/tick",
+                &[("plan", &mine_s), ("item", &item1), ("done", "true")],
+            )
+            .await;
+        assert_eq!(res.status(), 200, "{label}");
+        let again: Value = app
+            .json(&approver, "/api/plans/page", &[("id", &mine_s)])
+            .await;
+        assert_eq!(
+            again["plan"]["phases"][1]["items"][0]["done_by"], "ana",
+            "{label}"
+        );
         let res = app
             .call(
                 &viewer,
