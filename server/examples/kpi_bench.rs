@@ -6,6 +6,9 @@
 //!
 //!     cargo run --release -p gatehouse --example kpi_bench -- [runs] [deployments] [alerts]
 //!
+//! `KEEP_DB=/tmp/kpi.db` keeps the SQLite file; `KPI_BENCH_REUSE=1` with `DATABASE_URL` naming
+//! a kept database (or the Postgres one) skips loading and only times the views.
+//!
 //! The data is written with multi-row inserts through the same triggers CI traffic goes
 //! through, so the roll-ups are the ones a real database would have.
 
@@ -53,25 +56,7 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-#[tokio::main]
-async fn main() {
-    let runs = arg(1, 1_000_000);
-    let deployments = arg(2, 50_000);
-    let alerts = arg(3, 100_000);
-    let dir = tempfile::tempdir().unwrap();
-    let url = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("kpi-bench.db").display()));
-    let db = Db::connect(&url, &PoolSettings::default()).await.unwrap();
-    if matches!(db, Db::Postgres(_)) {
-        exec(&db, "drop schema public cascade").await;
-        exec(&db, "create schema public").await;
-    }
-    db.migrate().await.unwrap();
-    let backend = if matches!(db, Db::Postgres(_)) {
-        "Postgres"
-    } else {
-        "SQLite"
-    };
+async fn load(db: &Db, runs: i64, deployments: i64, alerts: i64, backend: &str, now: i64) {
     let p = app::store::projects::create(
         &db,
         &app::store::projects::NewProject::named(app::model::Slug::parse("bench").unwrap()),
@@ -89,7 +74,6 @@ async fn main() {
         }
     };
     let (staging, production) = (env("staging").await, env("production").await);
-    let now = app::store::now_ms();
     let start = now - 365 * DAY;
     let t = Instant::now();
 
@@ -164,9 +148,10 @@ async fn main() {
         let at = start + i * 365 * DAY / deployments + 1_800_000;
         let prod = i % 5 != 0;
         let env = if prod { production } else { staging };
-        let (state, rollback_of, decided) = if prod && i % 15 == 0 {
+        // One in 35 goes live and is rolled back by the next one (both to production).
+        let (state, rollback_of, decided) = if i % 35 == 1 {
             ("rolled_back", "null".to_string(), "null".to_string())
-        } else if prod && i % 15 == 1 && i > 1 {
+        } else if i % 35 == 2 {
             (
                 "succeeded",
                 format!("{}", i - 1),
@@ -248,6 +233,33 @@ async fn main() {
         deployments * 2,
         t.elapsed().as_secs_f64()
     );
+}
+
+#[tokio::main]
+async fn main() {
+    let runs = arg(1, 1_000_000);
+    let deployments = arg(2, 50_000);
+    let alerts = arg(3, 100_000);
+    let dir = tempfile::tempdir().unwrap();
+    let url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("kpi-bench.db").display()));
+    let db = Db::connect(&url, &PoolSettings::default()).await.unwrap();
+    if matches!(db, Db::Postgres(_)) && std::env::var("KPI_BENCH_REUSE").is_err() {
+        exec(&db, "drop schema public cascade").await;
+        exec(&db, "create schema public").await;
+    }
+    db.migrate().await.unwrap();
+    let backend = if matches!(db, Db::Postgres(_)) {
+        "Postgres"
+    } else {
+        "SQLite"
+    };
+    let now = app::store::now_ms();
+    // With KPI_BENCH_REUSE set, DATABASE_URL names a database an earlier run kept (KEEP_DB, or
+    // the Postgres one): only the views are timed, so a change can be measured in a minute.
+    if std::env::var("KPI_BENCH_REUSE").is_err() {
+        load(&db, runs, deployments, alerts, backend, now).await;
+    }
 
     let today = now.div_euclid(DAY);
     for days in [7i64, 30, 90] {

@@ -215,9 +215,9 @@ pub fn four_keys(
     let lead_time_ms = median(&mut leads);
 
     let finished: Vec<i64> = period.iter().map(|d| d.id).collect();
-    let with_incident: std::collections::HashSet<i64> =
-        incidents.iter().filter_map(|i| i.deployment_id).collect();
-    let caused_incident = |id: i64| with_incident.contains(&id);
+    let mut with_incident: Vec<i64> = incidents.iter().filter_map(|i| i.deployment_id).collect();
+    with_incident.sort_unstable();
+    let caused_incident = |id: i64| with_incident.binary_search(&id).is_ok();
     let failed_changes: Vec<i64> = period
         .iter()
         .filter(|d| d.outcome != Outcome::Succeeded || caused_incident(d.id))

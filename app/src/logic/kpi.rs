@@ -737,22 +737,45 @@ pub fn report(facts: &Facts, targets: &[Target], from_day: i64, to_day: i64) -> 
     let (previous, prev_keys) = measure_all(facts, from_day - len, from_day);
     let step = bucket_days(len);
     let buckets: Vec<i64> = (from_day..to_day).step_by(step as usize).collect();
-    // Each bucket sees the deployments that can count in it (finished from the lookback to
-    // its end), sliced from one sorted copy: the trend costs about one pass, not one per bucket.
+    // Each bucket sees the alerts opened in it and the deployments that can count in it: those
+    // that finished in it, and those rolled back in the lookback before it (they went live
+    // before the bucket, and their failure may start in it). Both are sliced from one sorted
+    // copy, so the trend costs about one pass over the facts, not one per bucket.
     let mut sorted = facts.deployments.clone();
-    sorted.sort_by_key(|d| (d.finished_at, d.id));
+    sorted.sort_unstable_by_key(|d| (d.finished_at, d.id));
+    let mut alerts = facts.alerts.clone();
+    alerts.sort_unstable_by_key(|a| (a.opened_at, a.id));
     let mut bucket_facts = Facts {
+        run_days: facts.run_days.clone(),
+        health_days: facts.health_days.clone(),
+        alerts: Vec::new(),
         deployments: Vec::new(),
-        ..facts.clone()
+        incidents: facts.incidents.clone(),
+        rollbacks: facts.rollbacks.clone(),
+        ratings: facts.ratings.clone(),
     };
     let per_bucket: Vec<(Vec<(Kpi, Measure)>, FourKeys)> = buckets
         .iter()
         .map(|b| {
             let end = (*b + step).min(to_day);
-            let lo = sorted.partition_point(|d| d.finished_at < (*b - LOOKBACK_DAYS) * DAY_MS);
-            let hi = sorted.partition_point(|d| d.finished_at < end * DAY_MS);
+            let (start, end_ms) = (*b * DAY_MS, end * DAY_MS);
+            let lo = sorted.partition_point(|d| d.finished_at < start - LOOKBACK_DAYS * DAY_MS);
+            let mid = sorted.partition_point(|d| d.finished_at < start);
+            let hi = sorted.partition_point(|d| d.finished_at < end_ms);
             bucket_facts.deployments.clear();
-            bucket_facts.deployments.extend_from_slice(&sorted[lo..hi]);
+            bucket_facts.deployments.extend(
+                sorted[lo..mid]
+                    .iter()
+                    .filter(|d| d.outcome == dora::Outcome::RolledBack)
+                    .cloned(),
+            );
+            bucket_facts.deployments.extend_from_slice(&sorted[mid..hi]);
+            let (lo, hi) = (
+                alerts.partition_point(|a| a.opened_at < start),
+                alerts.partition_point(|a| a.opened_at < end_ms),
+            );
+            bucket_facts.alerts.clear();
+            bucket_facts.alerts.extend_from_slice(&alerts[lo..hi]);
             measure_all(&bucket_facts, *b, end)
         })
         .collect();

@@ -374,3 +374,232 @@ async fn kpis_follow_runs_deployments_incidents_and_ratings() {
         assert!(err.to_string().contains("staging"), "{label}: {err}");
     }
 }
+
+async fn exec(db: &Db, sql: &str) {
+    on_pool!(db, pool => { sqlx::query(sql).execute(pool).await.unwrap(); });
+}
+
+/// Opens an alert on a run (or a drift alert without one), as the predictor would.
+async fn open_alert(db: &Db, pid: i64, run: Option<i64>, key: &str, at: i64) -> i64 {
+    on_pool!(db, pool => {
+        let (id,): (i64,) = sqlx::query_as(
+            "insert into risk_alert (project_id, kind, ci_run_id, dedup_key, score, threshold, \
+             message, opened_at) values ($1, $2, $3, $4, 0.8, 0.5, 'test', $5) \
+             returning risk_alert_id",
+        )
+        .bind(pid)
+        .bind(if run.is_some() { "risk" } else { "drift" })
+        .bind(run)
+        .bind(key)
+        .bind(at)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        id
+    })
+}
+
+/// The alerts and deployments the overview reads from the daily packs are exactly those its
+/// rows give, after every kind of change the triggers must follow.
+#[tokio::test]
+async fn daily_packs_say_what_the_rows_say() {
+    for backend in backends().await {
+        let db = connect(&backend).await;
+        let label = backend.label;
+        let pid = simple_project(&db, "packs", "production", 0).await;
+        let today = now_ms() / DAY_MS;
+        let base = (today - 3) * DAY_MS;
+        let scope = kpis::scope(&db, "packs", None).await.unwrap();
+        let check = |what: &'static str| {
+            let (db, scope) = (db.clone(), scope.clone());
+            async move {
+                let packed = kpis::load_facts(&db, &scope, today - 40, today + 1)
+                    .await
+                    .unwrap();
+                let rows = kpis::load_facts_by_rows(&db, &scope, today - 40, today + 1)
+                    .await
+                    .unwrap();
+                assert_eq!(packed, rows, "{label}: {what}");
+                packed
+            }
+        };
+
+        // Alerts on running runs, a drift alert, one acknowledged.
+        let mut runs_ids = Vec::new();
+        let mut alerts = Vec::new();
+        for i in 0..4 {
+            let mut run = new_run(&format!("p{i}"));
+            run.started_at = Some(base + i * HOUR_MS);
+            let id = runs::create_or_get(&db, pid, &run).await.unwrap().0.id;
+            runs_ids.push(id);
+            exec(
+                &db,
+                &format!("delete from risk_alert where ci_run_id = {id}"),
+            )
+            .await;
+            alerts
+                .push(open_alert(&db, pid, Some(id), &format!("t:{i}"), base + i * HOUR_MS).await);
+        }
+        let drift = open_alert(&db, pid, None, "drift:1", base + 5 * HOUR_MS).await;
+        app::store::predictor::acknowledge_at(&db, alerts[0], &Actor::system(), base + 4 * MIN)
+            .await
+            .unwrap();
+        let f = check("alerts opened, one acknowledged").await;
+        assert_eq!(f.alerts.len(), 5, "{label}");
+        assert_eq!(f.alerts[0].acknowledged_at, Some(base + 4 * MIN));
+        assert!(f.alerts.iter().all(|a| a.run_failed.is_none()));
+
+        // Runs finish: one fails, one passes, one breaks on infrastructure.
+        for (i, status) in [
+            (0, RunStatus::Failure),
+            (1, RunStatus::Success),
+            (2, RunStatus::Error),
+        ] {
+            runs::update(
+                &db,
+                runs_ids[i],
+                &RunUpdate {
+                    status: Some(status),
+                    finished_at: Some(base + i as i64 * HOUR_MS + 10 * MIN),
+                    ..RunUpdate::default()
+                },
+            )
+            .await
+            .unwrap();
+        }
+        let f = check("runs finished").await;
+        let failed: Vec<Option<bool>> = f.alerts.iter().map(|a| a.run_failed).collect();
+        assert_eq!(
+            failed,
+            vec![Some(true), Some(false), Some(true), None, None],
+            "{label}"
+        );
+
+        // An alert moves to another day, one is deleted, the drift alert is acknowledged.
+        exec(
+            &db,
+            &format!(
+                "update risk_alert set opened_at = opened_at - {DAY_MS} where risk_alert_id = {}",
+                alerts[1]
+            ),
+        )
+        .await;
+        exec(
+            &db,
+            &format!("delete from risk_alert where risk_alert_id = {}", alerts[2]),
+        )
+        .await;
+        app::store::predictor::acknowledge_at(&db, drift, &Actor::system(), base + 6 * HOUR_MS)
+            .await
+            .unwrap();
+        let f = check("an alert moved, one deleted, one acknowledged").await;
+        assert_eq!(f.alerts.len(), 4, "{label}");
+
+        // Deployments: A live, B failed, C live and then rolled back by D.
+        let (a_id, _) = record_past(
+            &db,
+            "packs",
+            &past(
+                "2.0.0",
+                &"a".repeat(40),
+                base + HOUR_MS,
+                DeployState::Succeeded,
+            ),
+        )
+        .await
+        .unwrap();
+        record_past(
+            &db,
+            "packs",
+            &past(
+                "2.0.1",
+                &"b".repeat(40),
+                base + 2 * HOUR_MS,
+                DeployState::Failed,
+            ),
+        )
+        .await
+        .unwrap();
+        let (c_id, _) = record_past(
+            &db,
+            "packs",
+            &past(
+                "2.0.2",
+                &"c".repeat(40),
+                base + 3 * HOUR_MS,
+                DeployState::Succeeded,
+            ),
+        )
+        .await
+        .unwrap();
+        let mut d = past(
+            "2.0.0",
+            &"a".repeat(40),
+            base + 4 * HOUR_MS,
+            DeployState::Succeeded,
+        );
+        d.rollback_of = Some((c_id, base + 3 * HOUR_MS + 30 * MIN));
+        record_past(&db, "packs", &d).await.unwrap();
+        let f = check("deployments and a rollback").await;
+        assert_eq!(f.deployments.len(), 4, "{label}");
+        assert_eq!(f.rollbacks.len(), 1, "{label}");
+        let c = f.deployments.iter().find(|x| x.id == c_id).unwrap();
+        assert_eq!(
+            c.rolled_back_at,
+            Some(base + 3 * HOUR_MS + 30 * MIN),
+            "{label}"
+        );
+
+        // The release learns its first commit later; a deployment's finish moves a day.
+        exec(
+            &db,
+            &format!(
+                "update release set first_commit_at = {} where version = '2.0.0'",
+                base - DAY_MS
+            ),
+        )
+        .await;
+        exec(&db, &format!("update deployment set finished_at = finished_at - {DAY_MS} where deployment_id = {a_id}")).await;
+        let f = check("first commit learnt, a finish moved").await;
+        let a = f.deployments.iter().find(|x| x.id == a_id).unwrap();
+        assert_eq!(a.first_commit_at, Some(base - DAY_MS), "{label}");
+        assert_eq!(a.finished_at, base + HOUR_MS - DAY_MS);
+
+        // Two writers on one day: the second waits for the first and keeps both alerts.
+        if let Db::Postgres(pool) = &db {
+            let mut first = pool.begin().await.unwrap();
+            sqlx::query(
+                "insert into risk_alert (project_id, kind, dedup_key, message, opened_at) \
+                 values ($1, 'drift', 'drift:first', 'first', $2)",
+            )
+            .bind(pid)
+            .bind(base + 7 * HOUR_MS)
+            .execute(&mut *first)
+            .await
+            .unwrap();
+            let second = {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    sqlx::query(
+                        "insert into risk_alert (project_id, kind, dedup_key, message, opened_at) \
+                         values ($1, 'drift', 'drift:second', 'second', $2)",
+                    )
+                    .bind(pid)
+                    .bind(base + 8 * HOUR_MS)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                })
+            };
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            assert!(
+                !second.is_finished(),
+                "the second writer waits for the day's lock"
+            );
+            first.commit().await.unwrap();
+            second.await.unwrap();
+            let f = check("two writers on one day").await;
+            assert_eq!(f.alerts.len(), 6, "{label}");
+        }
+    }
+}
