@@ -1,7 +1,7 @@
 -- The overview's alerts and deployments, one row per day (issue 6, speed). Each row holds the
 -- day's items packed as text, in id order: ";"-separated entries of ","-separated fields, NULL
--- as empty. Triggers rebuild a day from its rows whenever one of them changes, in the writing
--- transaction, so a day's pack always equals what the rows say (a test checks it). The
+-- as empty. Triggers rebuild a day from its rows whenever one of them changes, at the writing
+-- transaction's commit, so a day's pack always equals what the rows say (a test checks it). The
 -- overview then reads about one row per day instead of one per alert and deployment.
 
 -- Alerts by project and UTC day of opening. Entry: id, 1 for a risk alert (0 for drift),
@@ -65,10 +65,15 @@ from (select distinct environment_id, finished_at / 86400000 as day from deploym
 
 -- Rebuilds one day. The day's row is locked first, and the pack is built by the next
 -- statement, whose snapshot is taken after the lock: a transaction that changed the same day
--- and committed meanwhile is seen, so two writers cannot lose each other's change.
+-- and committed meanwhile is seen, so two writers cannot lose each other's change. The
+-- triggers are deferred to commit, so a day's row is the last lock a transaction takes (taken
+-- mid-transaction, it deadlocked with run ingestion, which locks `run_day` and `risk_model`).
 create function alert_day_rebuild(p bigint, d bigint) returns void language plpgsql as $$
 begin
-    insert into alert_day (project_id, day, pack) values (p, d, '') on conflict do nothing;
+    -- (nothing to keep for a project being deleted)
+    insert into alert_day (project_id, day, pack)
+    select p, d, '' where exists (select 1 from project where project_id = p)
+    on conflict do nothing;
     perform 1 from alert_day where project_id = p and day = d for update;
     update alert_day set pack = alert_day_pack(p, d) where project_id = p and day = d;
 end;
@@ -76,7 +81,9 @@ $$;
 
 create function deployment_day_rebuild(e bigint, d bigint) returns void language plpgsql as $$
 begin
-    insert into deployment_day (environment_id, day, pack) values (e, d, '') on conflict do nothing;
+    insert into deployment_day (environment_id, day, pack)
+    select e, d, '' where exists (select 1 from environment where environment_id = e)
+    on conflict do nothing;
     perform 1 from deployment_day where environment_id = e and day = d for update;
     update deployment_day set pack = deployment_day_pack(e, d) where environment_id = e and day = d;
 end;
@@ -99,24 +106,27 @@ begin
 end;
 $$;
 
-create trigger alert_day_insert_delete after insert or delete on risk_alert
-for each row execute function alert_day_trigger();
-create trigger alert_day_update after update of project_id, kind, ci_run_id, opened_at,
+create constraint trigger alert_day_insert after insert on risk_alert
+deferrable initially deferred for each row execute function alert_day_trigger();
+create constraint trigger alert_day_delete after delete on risk_alert
+deferrable initially deferred for each row execute function alert_day_trigger();
+create constraint trigger alert_day_update after update of project_id, kind, ci_run_id, opened_at,
     acknowledged_at on risk_alert
-for each row execute function alert_day_trigger();
+deferrable initially deferred for each row execute function alert_day_trigger();
 
 -- A run that finishes (or changes its outcome) changes its alerts' entries.
 create function alert_day_run_trigger() returns trigger language plpgsql as $$
 begin
     perform alert_day_rebuild(x.project_id, x.day)
     from (select distinct project_id, opened_at / 86400000 as day from risk_alert
-          where ci_run_id = new.ci_run_id) x;
+          where ci_run_id = new.ci_run_id) x
+    order by x.project_id, x.day;
     return null;
 end;
 $$;
 
-create trigger alert_day_run_status after update of status on ci_run
-for each row when (old.status is distinct from new.status)
+create constraint trigger alert_day_run_status after update of status on ci_run
+deferrable initially deferred for each row when (old.status is distinct from new.status)
 execute function alert_day_run_trigger();
 
 create function deployment_day_trigger() returns trigger language plpgsql as $$
@@ -139,28 +149,32 @@ begin
             or old.requested_at is distinct from new.requested_at then
             perform deployment_day_rebuild(x.environment_id, x.day)
             from (select distinct environment_id, finished_at / 86400000 as day from deployment
-                  where rolled_back_by = new.deployment_id and finished_at is not null) x;
+                  where rolled_back_by = new.deployment_id and finished_at is not null) x
+            order by x.environment_id, x.day;
         end if;
     end if;
     return null;
 end;
 $$;
 
-create trigger deployment_day_insert_delete after insert or delete on deployment
-for each row execute function deployment_day_trigger();
-create trigger deployment_day_update after update of environment_id, release_id, state, finished_at,
-    rollback_of, rollback_decided_at, requested_at, rolled_back_by on deployment
-for each row execute function deployment_day_trigger();
+create constraint trigger deployment_day_insert after insert on deployment
+deferrable initially deferred for each row execute function deployment_day_trigger();
+create constraint trigger deployment_day_delete after delete on deployment
+deferrable initially deferred for each row execute function deployment_day_trigger();
+create constraint trigger deployment_day_update after update of environment_id, release_id, state,
+    finished_at, rollback_of, rollback_decided_at, requested_at, rolled_back_by on deployment
+deferrable initially deferred for each row execute function deployment_day_trigger();
 
 create function deployment_day_release_trigger() returns trigger language plpgsql as $$
 begin
     perform deployment_day_rebuild(x.environment_id, x.day)
     from (select distinct environment_id, finished_at / 86400000 as day from deployment
-          where release_id = new.release_id and finished_at is not null) x;
+          where release_id = new.release_id and finished_at is not null) x
+    order by x.environment_id, x.day;
     return null;
 end;
 $$;
 
-create trigger deployment_day_release after update of first_commit_at on release
-for each row when (old.first_commit_at is distinct from new.first_commit_at)
+create constraint trigger deployment_day_release after update of first_commit_at on release
+deferrable initially deferred for each row when (old.first_commit_at is distinct from new.first_commit_at)
 execute function deployment_day_release_trigger();

@@ -1,8 +1,10 @@
 -- The overview's alerts and deployments, one row per day (issue 6, speed). Each row holds the
--- day's items packed as text, in id order: ";"-separated entries of ","-separated fields, NULL
--- as empty. Triggers rebuild a day from its rows whenever one of them changes, in the writing
--- transaction, so a day's pack always equals what the rows say (a test checks it). The
--- overview then reads about one row per day instead of one per alert and deployment.
+-- day's items packed as text: ";"-separated entries of ","-separated fields, NULL as empty, in
+-- no set order (`group_concat(… order by …)` would make the schema unreadable to sqlite3
+-- shells before 3.44, such as Debian 12's; the reader sorts). Triggers rebuild a day from its
+-- rows whenever one of them changes, in the writing transaction, so a day's pack always
+-- equals what the rows say (a test checks it). The overview then reads about one row per day
+-- instead of one per alert and deployment.
 
 -- Alerts by project and UTC day of opening. Entry: id, 1 for a risk alert (0 for drift),
 -- opened_at, acknowledged_at, and whether the alerted run failed (1), passed (0) or has not
@@ -33,7 +35,7 @@ select a.project_id, a.opened_at / 86400000,
     group_concat(a.risk_alert_id || ',' || (a.kind = 'risk') || ',' || a.opened_at || ',' ||
         coalesce(a.acknowledged_at, '') || ',' ||
         coalesce(case r.status when 'success' then 0 when 'failure' then 1 when 'error' then 1 end, ''),
-        ';' order by a.risk_alert_id)
+        ';')
 from risk_alert a left join ci_run r on r.ci_run_id = a.ci_run_id
 group by a.project_id, a.opened_at / 86400000;
 
@@ -43,7 +45,7 @@ select d.environment_id, d.finished_at / 86400000,
         coalesce(rel.first_commit_at, '') || ',' ||
         coalesce(rb.rollback_decided_at, rb.requested_at, '') || ',' ||
         coalesce(d.rollback_of, '') || ',' || coalesce(d.rollback_decided_at, d.requested_at),
-        ';' order by d.deployment_id)
+        ';')
 from deployment d join release rel on rel.release_id = d.release_id
 left join deployment rb on rb.deployment_id = d.rolled_back_by
 where d.state in ('succeeded', 'failed', 'rolled_back') and d.finished_at is not null
@@ -57,13 +59,16 @@ create table deployment_day_dirty (environment_id integer not null, day integer 
 create trigger alert_day_rebuild after insert on alert_day_dirty
 begin
     insert into alert_day (project_id, day, pack)
-    select new.project_id, new.day, coalesce(group_concat(a.risk_alert_id || ',' || (a.kind = 'risk') || ',' ||
+    select new.project_id, new.day, (
+        select coalesce(group_concat(a.risk_alert_id || ',' || (a.kind = 'risk') || ',' ||
             a.opened_at || ',' || coalesce(a.acknowledged_at, '') || ',' ||
             coalesce(case r.status when 'success' then 0 when 'failure' then 1 when 'error' then 1 end, ''),
-            ';' order by a.risk_alert_id), '')
-    from risk_alert a left join ci_run r on r.ci_run_id = a.ci_run_id
-    where a.project_id = new.project_id and a.opened_at >= new.day * 86400000
-        and a.opened_at < (new.day + 1) * 86400000
+            ';'), '')
+        from risk_alert a left join ci_run r on r.ci_run_id = a.ci_run_id
+        where a.project_id = new.project_id and a.opened_at >= new.day * 86400000
+            and a.opened_at < (new.day + 1) * 86400000)
+    -- (nothing to keep for a project being deleted)
+    where exists (select 1 from project where project_id = new.project_id)
     on conflict (project_id, day) do update set pack = excluded.pack;
     delete from alert_day_dirty;
 end;
@@ -71,16 +76,18 @@ end;
 create trigger deployment_day_rebuild after insert on deployment_day_dirty
 begin
     insert into deployment_day (environment_id, day, pack)
-    select new.environment_id, new.day, coalesce(group_concat(d.deployment_id || ',' || d.state || ',' ||
+    select new.environment_id, new.day, (
+        select coalesce(group_concat(d.deployment_id || ',' || d.state || ',' ||
             d.finished_at || ',' || coalesce(rel.first_commit_at, '') || ',' ||
             coalesce(rb.rollback_decided_at, rb.requested_at, '') || ',' ||
             coalesce(d.rollback_of, '') || ',' || coalesce(d.rollback_decided_at, d.requested_at),
-            ';' order by d.deployment_id), '')
-    from deployment d join release rel on rel.release_id = d.release_id
-    left join deployment rb on rb.deployment_id = d.rolled_back_by
-    where d.environment_id = new.environment_id and d.finished_at >= new.day * 86400000
-        and d.finished_at < (new.day + 1) * 86400000
-        and d.state in ('succeeded', 'failed', 'rolled_back')
+            ';'), '')
+        from deployment d join release rel on rel.release_id = d.release_id
+        left join deployment rb on rb.deployment_id = d.rolled_back_by
+        where d.environment_id = new.environment_id and d.finished_at >= new.day * 86400000
+            and d.finished_at < (new.day + 1) * 86400000
+            and d.state in ('succeeded', 'failed', 'rolled_back'))
+    where exists (select 1 from environment where environment_id = new.environment_id)
     on conflict (environment_id, day) do update set pack = excluded.pack;
     delete from deployment_day_dirty;
 end;

@@ -577,6 +577,11 @@ async fn daily_packs_say_what_the_rows_say() {
             .execute(&mut *first)
             .await
             .unwrap();
+            // The day's rebuild waits for commit; fire it now, so the first holds the day.
+            sqlx::query("set constraints all immediate")
+                .execute(&mut *first)
+                .await
+                .unwrap();
             let second = {
                 let pool = pool.clone();
                 tokio::spawn(async move {
@@ -601,5 +606,27 @@ async fn daily_packs_say_what_the_rows_say() {
             let f = check("two writers on one day").await;
             assert_eq!(f.alerts.len(), 6, "{label}");
         }
+
+        // Deleting a project takes its days along (the rebuilds keep nothing for it).
+        let gone = simple_project(&db, "gone", "production", 0).await;
+        open_alert(&db, gone, None, "drift:gone", base).await;
+        record_past(
+            &db,
+            "gone",
+            &past("1.0.0", &"e".repeat(40), base, DeployState::Succeeded),
+        )
+        .await
+        .unwrap();
+        exec(
+            &db,
+            &format!("delete from project where project_id = {gone}"),
+        )
+        .await;
+        let left: Vec<(i64,)> = on_pool!(&db, pool => sqlx::query_as(
+            "select cast(count(*) as bigint) from alert_day where project_id = $1 union all \
+             select cast(count(*) as bigint) from deployment_day d join environment e \
+             on e.environment_id = d.environment_id where e.project_id = $1"
+        ).bind(gone).fetch_all(pool).await.unwrap());
+        assert_eq!(left, vec![(0,), (0,)], "{label}");
     }
 }
