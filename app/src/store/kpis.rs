@@ -393,7 +393,8 @@ fn entries(text: &str) -> impl Iterator<Item = Entry<'_>> {
 struct Entry<'a>(&'a [u8]);
 
 impl<'a> Entry<'a> {
-    fn field(&mut self) -> &'a [u8] {
+    /// The next field as it is (a state, a flag); empty when the entry has no more.
+    fn word(&mut self) -> &'a [u8] {
         let end = self
             .0
             .iter()
@@ -402,10 +403,6 @@ impl<'a> Entry<'a> {
         let (field, rest) = self.0.split_at(end);
         self.0 = rest.get(1..).unwrap_or_default();
         field
-    }
-
-    fn word(&mut self) -> &'a [u8] {
-        self.field()
     }
 
     /// An integer field; empty (NULL) reads as `None`. One pass: digits are summed as the
