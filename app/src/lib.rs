@@ -152,7 +152,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/calibration") view=CalibrationPage/>
                     <Route path=path!("/plans") view=PlansPage ssr=SsrMode::Async/>
                     <Route path=path!("/plans/:id") view=PlanPage ssr=SsrMode::Async/>
-                    <Route path=path!("/flags") view=|| view! { <NotBuilt area=Area::Flags/> }/>
+                    <Route path=path!("/flags") view=FlagsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/flags/:id") view=FlagPage ssr=SsrMode::Async/>
                     <Route path=path!("/account") view=AccountPage/>
                     <Route path=path!("/settings") view=SettingsPage/>
                     <Route path=path!("/settings/users") view=UsersPage ssr=SsrMode::Async/>

@@ -87,8 +87,9 @@ pub async fn generate(
     let slugs: Vec<&str> = crate::demo_deploy::PROJECTS.iter().map(|p| p.0).collect();
     let (incidents, ratings) = crate::demo_kpis::generate(db, &mut rng, &slugs, now).await?;
     let plans = crate::demo_plans::generate(db, now).await?;
+    let flags = crate::demo_flags::generate(db, &slugs, now).await?;
     lines.push(format!(
-        "  ({events} audit events of history, {runs} CI runs over 90 days in 3 projects, {deployments} deployments, {incidents} incidents, {ratings} satisfaction ratings, {plans} rollout plans)"
+        "  ({events} audit events of history, {runs} CI runs over 90 days in 3 projects, {deployments} deployments, {incidents} incidents, {ratings} satisfaction ratings, {plans} rollout plans, {flags} feature flags)"
     ));
     Ok(lines.join("\n"))
 }

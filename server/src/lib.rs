@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod demo_ci;
 pub mod demo_deploy;
+pub mod demo_flags;
 pub mod demo_kpis;
 pub mod demo_plans;
 pub mod ingest;

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod deployments;
 pub mod environments;
+pub mod flags;
 pub mod kpis;
 pub mod plans;
 pub mod predictor;

@@ -5,6 +5,7 @@ pub mod calibration;
 pub mod deploy;
 pub mod dora;
 pub mod drift;
+pub mod flags;
 pub mod flaky;
 pub mod gates;
 pub mod kpi;

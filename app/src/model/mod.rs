@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod deploy;
+pub mod flag;
 pub mod kpi;
 pub mod plan;
 pub mod predictor;
@@ -11,6 +12,7 @@ pub mod user;
 
 pub use audit::*;
 pub use deploy::*;
+pub use flag::*;
 pub use kpi::*;
 pub use plan::*;
 pub use predictor::*;

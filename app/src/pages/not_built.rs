@@ -6,21 +6,18 @@ use leptos_meta::Title;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Area {
     Runs,
-    Flags,
 }
 
 impl Area {
     fn title(self) -> &'static str {
         match self {
             Area::Runs => "Runs",
-            Area::Flags => "Feature flags",
         }
     }
 
     fn plan(self) -> &'static str {
         match self {
             Area::Runs => "CI runs pushed by GitHub, GitLab, Jenkins or any CI through the REST API, with their JUnit test reports, coverage, durations and flaky tests.",
-            Area::Flags => "Feature flags per environment, with progressive rollout schedules and an evaluation API for your services.",
         }
     }
 }

@@ -83,6 +83,35 @@ struct Row {
     ip: Option<String>,
 }
 
+impl Row {
+    fn into_event(self) -> AuditEvent {
+        AuditEvent {
+            id: self.audit_event_id,
+            at: self.at,
+            actor: self.actor,
+            action: self.action,
+            target: self.target,
+            detail: self.detail,
+            ip: self.ip,
+        }
+    }
+}
+
+/// The latest `limit` events about `target`, newest first.
+pub async fn for_target(db: &Db, target: &str, limit: i64) -> StoreResult<Vec<AuditEvent>> {
+    let rows: Vec<Row> = on_pool!(db, pool => {
+        sqlx::query_as(
+            "select audit_event_id, at, actor, action, target, detail, ip from audit_event \
+             where target = $1 order by audit_event_id desc limit $2",
+        )
+        .bind(target)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(rows.into_iter().map(Row::into_event).collect())
+}
+
 /// A page of events, newest first, filtered by actor and action.
 pub async fn list(db: &Db, filter: &AuditFilter) -> StoreResult<AuditPage> {
     let limit = filter.limit.unwrap_or(50).clamp(1, 500);
@@ -112,15 +141,7 @@ pub async fn list(db: &Db, filter: &AuditFilter) -> StoreResult<AuditPage> {
     let events: Vec<AuditEvent> = rows
         .into_iter()
         .take(limit as usize)
-        .map(|r| AuditEvent {
-            id: r.audit_event_id,
-            at: r.at,
-            actor: r.actor,
-            action: r.action,
-            target: r.target,
-            detail: r.detail,
-            ip: r.ip,
-        })
+        .map(Row::into_event)
         .collect();
     let next_before_id = if has_more {
         events.last().map(|e| e.id)

@@ -9,6 +9,7 @@ pub mod calibration;
 pub mod deploy_views;
 pub mod deployments;
 pub mod environments;
+pub mod flags;
 pub mod kpis;
 pub mod plans;
 pub mod predictor;

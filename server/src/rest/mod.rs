@@ -6,6 +6,7 @@ pub mod body;
 pub mod calibration;
 pub mod deployments;
 pub mod error;
+pub mod flags;
 pub mod kpis;
 pub mod openapi;
 pub mod plans;
@@ -75,6 +76,14 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
         .route(
             "/api/v1/deployments/{id}/rollback",
             post(deployments::rollback),
+        )
+        .route(
+            "/api/v1/projects/{project}/flags/{environment}",
+            get(flags::evaluate),
+        )
+        .route(
+            "/api/v1/projects/{project}/flags/{environment}/{flag}",
+            put(flags::set),
         )
         .route("/api/v1", any(not_found))
         .route("/api/v1/", any(not_found))

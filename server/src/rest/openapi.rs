@@ -215,6 +215,43 @@ pub fn spec() -> Value {
                 ],
                 "responses": merge(json!({"200": {"description": "project, environment, range, kpis, dora (current, previous, definitions)"}}), errors())
             }},
+            "/api/v1/projects/{project}/flags/{environment}": {"get": {
+                "summary": "Feature flags of an environment for services to poll (scope read). Without key: each flag's rules (enabled, rollout now as a fraction 0..1, ramp, allow and deny lists, on_for_all) to decide locally: a key gets a flag when it is not denied and is allowed or its bucket is below the rollout; the bucket is the first 8 bytes of SHA-256(\"flag:key\") as a big-endian integer over 2^64. With key: each flag's decision for it (on, reason: off, denied, allowed, in_rollout, out_of_rollout). The answer carries a strong ETag; If-None-Match with it answers 304 without a body. A change reaches every server replica within a second.",
+                "parameters": [
+                    {"name": "project", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "environment", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "key", "in": "query", "schema": {"type": "string", "maxLength": 200}, "description": "a user, tenant or host id to decide every flag for"},
+                    {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}
+                ],
+                "responses": merge(json!({"200": {"description": "project, environment, key, flags by name"}, "304": {"description": "unchanged since the ETag sent"}, "400": error_response("a bad key parameter")}), errors())
+            }},
+            "/api/v1/projects/{project}/flags/{environment}/{flag}": {"put": {
+                "summary": "Sets a feature flag in one environment (scope deploy), creating the flag (off elsewhere) when the project has none of that name. Sending the same body again changes nothing. Every change is audited.",
+                "parameters": [
+                    {"name": "project", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "environment", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "flag", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"}}
+                ],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": false, "required": ["enabled"],
+                    "properties": {
+                        "enabled": {"type": "boolean"},
+                        "rollout": {"type": "number", "minimum": 0, "maximum": 1, "description": "the share of keys that get the flag while no ramp is set (default 1, or 0 with a ramp)"},
+                        "ramp": {"type": "object", "additionalProperties": false, "required": ["shape", "from", "to", "ends_at"], "properties": {
+                            "shape": {"type": "string", "enum": ["linear", "steps"]},
+                            "steps": {"type": "integer", "minimum": 1, "maximum": 100, "description": "for steps only"},
+                            "from": {"type": "number", "minimum": 0, "maximum": 1},
+                            "to": {"type": "number", "minimum": 0, "maximum": 1},
+                            "starts_at": time.clone(),
+                            "ends_at": time.clone()
+                        }},
+                        "allow": {"type": "array", "items": {"type": "string", "maxLength": 200}, "maxItems": 1000},
+                        "deny": {"type": "array", "items": {"type": "string", "maxLength": 200}, "maxItems": 1000},
+                        "description": {"type": "string", "maxLength": 500, "description": "used when this call creates the flag"}
+                    }
+                }}}},
+                "responses": merge(json!({"201": {"description": "the flag was created and set"}, "200": {"description": "the flag was set (changed says whether anything changed)"}}), errors())
+            }},
             "/api/v1/projects/{project}/incidents": {"post": {
                 "summary": "Records an incident of an environment (scope deploy). Linked to the deployment that caused it, it makes that deployment a failed change; its resolution ends a recovery. Idempotent by incident_key: a retry answers 200 with the incident first recorded.",
                 "parameters": [{"name": "project", "in": "path", "required": true, "schema": {"type": "string"}}],

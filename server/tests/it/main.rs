@@ -8,6 +8,7 @@ mod deploy_api;
 mod deploy_store;
 mod deploy_views;
 mod fixtures;
+mod flags;
 mod helpers;
 mod http;
 mod kpi_api;
