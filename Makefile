@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup build run test test-rust test-e2e size bench bench-scale bench-ingest bench-calibration bench-slider bench-kpis fmt
+.PHONY: setup build run test test-rust test-e2e size bench bench-scale bench-ingest bench-calibration bench-slider bench-kpis bench-flags fmt
 
 setup:
 	@scripts/setup
@@ -50,6 +50,10 @@ bench-slider: build
 bench-kpis:
 	@cargo run -q --release -p gatehouse --example kpi_bench
 	@if [ -n "$$KPI_BENCH_POSTGRES_URL" ]; then DATABASE_URL="$$KPI_BENCH_POSTGRES_URL" cargo run -q --release -p gatehouse --example kpi_bench; fi
+
+## Flag evaluations per second on one core (server pinned to CPU 0, wrk to CPU 1).
+bench-flags: build
+	@scripts/bench-flags
 
 ## Print the size of the release WebAssembly bundle and check it against the budget.
 size:

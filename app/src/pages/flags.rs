@@ -97,7 +97,7 @@ fn FlagMatrix(data: FlagsPageData) -> impl IntoView {
         .then(|| view! { <NewFlagForm project=chosen.clone()/> });
     let api_env = data
         .environments
-        .first()
+        .last()
         .cloned()
         .unwrap_or_else(|| "staging".into());
     let envs = data.environments.clone();
@@ -161,10 +161,10 @@ fn MatrixRow(flag: Flag, now: i64) -> impl IntoView {
         .collect_view();
     view! {
         <tr data-flag=flag.key.clone()>
-            <th scope="row">
+            <td>
                 <a href=format!("/flags/{}", flag.id)><code>{flag.key.clone()}</code></a>
                 <div class="muted small">{flag.description.clone()}</div>
-            </th>
+            </td>
             {cells}
         </tr>
     }

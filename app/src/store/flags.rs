@@ -57,13 +57,13 @@ const SETTING_COLUMNS: &str = "s.feature_flag_id, e.name as environment, s.enabl
      s.ramp, s.ramp_steps, s.ramp_from, s.ramp_to, s.ramp_start, s.ramp_end, s.allow_keys, \
      s.deny_keys, s.updated_at, s.updated_by";
 
-/// The settings matching `filter` (a condition on `s`, `e` or `f` with `$1`).
-async fn settings_where(tx: &mut Tx, filter: &str, id: i64) -> StoreResult<Vec<SettingRow>> {
+/// The settings whose `column` (of `s`, `e` or `f`) is `id`.
+async fn settings_where(tx: &mut Tx, column: &str, id: i64) -> StoreResult<Vec<SettingRow>> {
     tx.all(
         &format!(
             "select {SETTING_COLUMNS} from flag_setting s \
              join environment e on e.environment_id = s.environment_id \
-             join feature_flag f on f.feature_flag_id = s.feature_flag_id where {filter}"
+             join feature_flag f on f.feature_flag_id = s.feature_flag_id where {column} = $1"
         ),
         vals![id],
     )

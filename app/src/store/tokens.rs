@@ -174,17 +174,56 @@ pub async fn revoke(db: &Db, id: i64, actor: &Actor) -> StoreResult<ApiToken> {
         insert_audit_event!(&mut *tx, &event)?;
         tx.commit().await?;
     });
+    forget_grants(db);
     get(db, id)
         .await?
         .ok_or_else(|| StoreError::Other("token vanished".into()))
 }
 
-/// The grant of a presented secret, or `None` when it is unknown or revoked. Records the use.
+/// How long a process trusts a grant it has read before reading it again. A token revoked
+/// through this process is refused at once; through another replica, within this time.
+pub const GRANT_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Grants read lately, by (database, token hash): when read, the grant, the database's handle.
+type Grants = std::collections::HashMap<
+    (usize, String),
+    (
+        std::time::Instant,
+        Grant,
+        std::sync::Weak<dyn std::any::Any + Send + Sync>,
+    ),
+>;
+
+static GRANTS: std::sync::LazyLock<std::sync::Mutex<Grants>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Grants kept at once; past this the copy starts again empty.
+const MAX_GRANTS: usize = 10_000;
+
+fn forget_grants(db: &Db) {
+    let (id, _) = db.identity();
+    GRANTS
+        .lock()
+        .expect("grant cache lock")
+        .retain(|(d, _), _| *d != id);
+}
+
+/// The grant of a presented secret, or `None` when it is unknown or revoked. Records the use
+/// (to the minute). A grant read in the last [`GRANT_RECHECK`] is not read again, so a service
+/// polling feature flags costs no database work per request.
 pub async fn authenticate(db: &Db, secret: &str) -> StoreResult<Option<Grant>> {
     if !secret.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
     let hash = hash_secret(secret);
+    let (db_id, handle) = db.identity();
+    let key = (db_id, hash);
+    if let Some((at, grant, held)) = GRANTS.lock().expect("grant cache lock").get(&key) {
+        if at.elapsed() < GRANT_RECHECK && held.strong_count() > 0 {
+            return Ok(Some(grant.clone()));
+        }
+    }
+    let hash = key.1.clone();
     let row: Option<(i64, i64, String, String, String, Option<i64>)> = on_pool!(db, pool => {
         sqlx::query_as(
             "select t.api_token_id, t.project_id, p.slug, t.name, t.scopes, t.last_used_at from api_token t \
@@ -196,6 +235,7 @@ pub async fn authenticate(db: &Db, secret: &str) -> StoreResult<Option<Grant>> {
         .await?
     });
     let Some((token_id, project_id, project, name, scopes, last_used)) = row else {
+        GRANTS.lock().expect("grant cache lock").remove(&key);
         return Ok(None);
     };
     let now = now_ms();
@@ -208,11 +248,17 @@ pub async fn authenticate(db: &Db, secret: &str) -> StoreResult<Option<Grant>> {
                 .await?;
         });
     }
-    Ok(Some(Grant {
+    let grant = Grant {
         token_id,
         project_id,
         project,
         name,
         scopes: Scope::parse_list(&scopes).unwrap_or_default(),
-    }))
+    };
+    let mut grants = GRANTS.lock().expect("grant cache lock");
+    if grants.len() >= MAX_GRANTS {
+        grants.clear();
+    }
+    grants.insert(key, (std::time::Instant::now(), grant.clone(), handle));
+    Ok(Some(grant))
 }

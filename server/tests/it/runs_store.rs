@@ -104,13 +104,27 @@ async fn projects_and_tokens_are_created_checked_and_revoked() {
             .unwrap()
             .is_none());
 
+        // Another replica (its own pool) holds the grant from a request just now.
+        let replica = connect(&backend).await;
+        assert!(tokens::authenticate(&replica, &created.secret)
+            .await
+            .unwrap()
+            .is_some());
         tokens::revoke(&db, created.token.id, &actor).await.unwrap();
         assert!(
             tokens::authenticate(&db, &created.secret)
                 .await
                 .unwrap()
                 .is_none(),
-            "{label}"
+            "{label}: refused at once where it was revoked"
+        );
+        tokio::time::sleep(tokens::GRANT_RECHECK + std::time::Duration::from_millis(100)).await;
+        assert!(
+            tokens::authenticate(&replica, &created.secret)
+                .await
+                .unwrap()
+                .is_none(),
+            "{label}: refused by the other replica within a second"
         );
         let missing = tokens::create(&db, "nope", "x", &[Scope::Read], &actor).await;
         assert!(matches!(missing, Err(StoreError::NotFound(_))), "{label}");
