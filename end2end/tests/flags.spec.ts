@@ -30,6 +30,8 @@ test("a team lead rolls a flag out to 30% in staging and the evaluation API agre
   // production; Phase 4 ramps in production.
   await page.getByRole("link", { name: "Flags", exact: true }).click();
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Feature flags");
+  await page.getByRole("navigation", { name: "Projects" }).getByRole("link", { name: "shop" }).click();
+  await expect(page).toHaveURL(/\/flags\?project=shop$/);
   const aatc = page.locator('#flag-matrix tr[data-flag="aatc-system"]');
   await expect(aatc.locator('td[data-env="staging"]')).toHaveText("on");
   await expect(aatc.locator('td[data-env="production"]')).toHaveText("off");
