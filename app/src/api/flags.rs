@@ -38,6 +38,7 @@ fn start_field(text: &str, now: i64) -> Result<i64, StoreError> {
         0 => return Ok(now),
         10 => parse_day(t).map(|d| d * crate::logic::dora::DAY_MS),
         16 => parse_rfc3339(&format!("{t}:00Z")),
+        19 => parse_rfc3339(&format!("{t}Z")),
         _ => parse_rfc3339(t),
     };
     parsed.map_err(|e| StoreError::Invalid(format!("ramp start: {e} (UTC)")))
@@ -136,8 +137,13 @@ pub async fn flag_page(id: i64, key: Option<String>) -> Result<FlagPageData, App
         async {
             let flag = flags::get(&state.db, id).await?;
             let now = now_ms();
-            let history =
-                audit::for_target(&state.db, &format!("{}/{}", flag.project, flag.key), 50).await?;
+            // A flag deleted earlier under the same name had its own history.
+            let history: Vec<_> =
+                audit::for_target(&state.db, &flags::target(&flag.project, &flag.key), 50)
+                    .await?
+                    .into_iter()
+                    .filter(|e| e.at >= flag.created_at)
+                    .collect();
             let check = key
                 .map(|k| k.trim().to_string())
                 .filter(|k| !k.is_empty())
@@ -228,7 +234,7 @@ pub async fn set_flag(
                     .into())
                 }
             };
-            let change = SettingChange {
+            let mut change = SettingChange {
                 enabled,
                 rollout: percent_field(&rollout, "rollout")?,
                 ramp: ramp_fields(
@@ -243,6 +249,24 @@ pub async fn set_flag(
                 allow: parse_keys(&allow, "allow").map_err(StoreError::Invalid)?,
                 deny: parse_keys(&deny, "deny").map_err(StoreError::Invalid)?,
             };
+            // The form shows the ramp's start to the second: the same ramp sent back keeps its
+            // stored start and end to the millisecond.
+            let stored = flags::get(&state.db, id).await?;
+            if let (Some(new), Some(old)) = (
+                change.ramp.as_mut(),
+                stored
+                    .settings
+                    .iter()
+                    .find(|s| s.environment == environment)
+                    .and_then(|s| s.ramp),
+            ) {
+                if (new.shape, new.from, new.to) == (old.shape, old.from, old.to)
+                    && (new.starts_at - old.starts_at).abs() < 1000
+                    && (new.ends_at - old.ends_at).abs() < 1000
+                {
+                    *new = old;
+                }
+            }
             Ok(flags::set(&state.db, id, &environment, &change, &by).await?)
         }
         .await,

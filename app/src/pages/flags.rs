@@ -269,7 +269,7 @@ fn FlagView(data: FlagPageData) -> impl IntoView {
                         steps=steps.to_string()
                         from=pct(r.map(|r| r.from).unwrap_or(0.0))
                         to=pct(r.map(|r| r.to).unwrap_or(1.0))
-                        start=r.map(|r| to_rfc3339(r.starts_at)[..16].to_string()).unwrap_or_default()
+                        start=r.map(|r| to_rfc3339(r.starts_at)[..19].to_string()).unwrap_or_default()
                         days=r.map(|r| format!("{}", (r.ends_at - r.starts_at) as f64 / 86_400_000.0)).unwrap_or_else(|| "7".into())
                         allow=s.allow.join("\n")
                         deny=s.deny.join("\n")
@@ -428,9 +428,9 @@ fn FlagSettingForm(
                     <label for=id_to.clone()>"To %"</label>
                     <input id=id_to.clone() name="ramp_to" type="number" min="0" max="100" step="0.01" value=to/>
                     <label for=id_start.clone()>"Starts (UTC; empty: now)"</label>
-                    <input id=id_start.clone() name="ramp_start" type="datetime-local" value=start/>
+                    <input id=id_start.clone() name="ramp_start" type="datetime-local" step="1" value=start/>
                     <label for=id_days.clone()>"Over (days)"</label>
-                    <input id=id_days.clone() name="ramp_days" type="number" min="0.01" max="365" step="0.01" value=days/>
+                    <input id=id_days.clone() name="ramp_days" type="number" min="0.01" max="365" step="any" value=days/>
                 </fieldset>
                 <label for=id_allow.clone()>"Always in (keys, one per line)"</label>
                 <textarea id=id_allow.clone() name="allow" rows="2">{allow}</textarea>

@@ -124,6 +124,27 @@ pub fn describe(s: &FlagSetting) -> String {
     parts.join(" · ")
 }
 
+/// The keys a list gained and lost, for the audit log: `; allow +qa-3 −qa-1` (at most ten
+/// of each, then a count).
+fn key_changes(list: &str, before: &[String], after: &[String]) -> String {
+    let words = |sign: char, keys: Vec<&String>| -> Option<String> {
+        if keys.is_empty() {
+            return None;
+        }
+        let mut shown: Vec<String> = keys.iter().take(10).map(|k| format!("{sign}{k}")).collect();
+        if keys.len() > 10 {
+            shown.push(format!("{sign}{} more", keys.len() - 10));
+        }
+        Some(shown.join(" "))
+    };
+    let added = words('+', after.iter().filter(|k| !before.contains(k)).collect());
+    let removed = words('−', before.iter().filter(|k| !after.contains(k)).collect());
+    match [added, removed].into_iter().flatten().collect::<Vec<_>>() {
+        parts if parts.is_empty() => String::new(),
+        parts => format!("; {list} {}", parts.join(" ")),
+    }
+}
+
 /// The project's id and its environments' names in promotion order.
 async fn project_of(tx: &mut Tx, slug: &str) -> StoreResult<(i64, Vec<String>)> {
     let found: Option<(i64,)> = tx
@@ -227,8 +248,10 @@ async fn bump(tx: &mut Tx, project_id: i64) -> StoreResult<()> {
     Ok(())
 }
 
-fn target(project: &str, key: &str) -> String {
-    format!("{project}/{key}")
+/// The audit log's name for a flag (`flag:shop/checkout-v2`), apart from the environments and
+/// tokens that are named `project/name`.
+pub fn target(project: &str, key: &str) -> String {
+    format!("flag:{project}/{key}")
 }
 
 /// Creates a flag, off in every environment. Returns its id; a second flag of the same name
@@ -292,7 +315,8 @@ pub struct SettingChange {
     pub deny: Vec<String>,
 }
 
-fn check_change(c: &SettingChange) -> StoreResult<()> {
+/// Checks a setting before anything is written.
+pub fn check_change(c: &SettingChange) -> StoreResult<()> {
     check_fraction(c.rollout, "rollout").map_err(StoreError::Invalid)?;
     if let Some(r) = &c.ramp {
         check_ramp(r).map_err(StoreError::Invalid)?;
@@ -415,9 +439,11 @@ pub async fn set(
         "flag.update",
         Some(&target(&project, &key)),
         Some(format!(
-            "{environment}: {} → {}",
+            "{environment}: {} → {}{}{}",
             describe(&before),
-            describe(&after)
+            describe(&after),
+            key_changes("allow", &before.allow, &after.allow),
+            key_changes("deny", &before.deny, &after.deny),
         )),
     ))
     .await?;
@@ -487,10 +513,15 @@ const MAX_ENTRIES: usize = 1_024;
 
 static CACHE: LazyLock<Mutex<HashMap<Key, Entry>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
+/// Counts changes made through this process: a copy read while one committed is not kept,
+/// so a read that raced a change cannot put the old flags back.
+static CHANGES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Drops this process's copies of a project's flags (after a change commits).
 fn forget(db: &Db, project: &str) {
     let (id, _) = db.identity();
     let mut cache = CACHE.lock().expect("flag cache lock");
+    CHANGES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     cache.retain(|(d, p, _), _| !(*d == id && p == project));
 }
 
@@ -514,6 +545,7 @@ pub async fn environment_flags(
             _ => None,
         }
     };
+    let changes = CHANGES.load(std::sync::atomic::Ordering::SeqCst);
     let mut tx = Tx::read(db).await?;
     let found: Option<(i64, Option<i64>, Option<i64>)> = tx
         .opt(
@@ -567,6 +599,9 @@ pub async fn environment_flags(
     };
     tx.commit().await?;
     let mut cache = CACHE.lock().expect("flag cache lock");
+    if CHANGES.load(std::sync::atomic::Ordering::SeqCst) != changes {
+        return Ok(flags);
+    }
     if cache.len() >= MAX_ENTRIES && !cache.contains_key(&key) {
         cache.retain(|_, e| e.db.strong_count() > 0);
         if cache.len() >= MAX_ENTRIES {

@@ -200,12 +200,15 @@ static GRANTS: std::sync::LazyLock<std::sync::Mutex<Grants>> =
 /// Grants kept at once; past this the copy starts again empty.
 const MAX_GRANTS: usize = 10_000;
 
+/// Counts revocations in this process: a grant read while one happened is not kept, so a
+/// read that raced a revocation cannot put the grant back.
+static REVOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 fn forget_grants(db: &Db) {
     let (id, _) = db.identity();
-    GRANTS
-        .lock()
-        .expect("grant cache lock")
-        .retain(|(d, _), _| *d != id);
+    let mut grants = GRANTS.lock().expect("grant cache lock");
+    REVOCATIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    grants.retain(|(d, _), _| *d != id);
 }
 
 /// The grant of a presented secret, or `None` when it is unknown or revoked. Records the use
@@ -224,6 +227,7 @@ pub async fn authenticate(db: &Db, secret: &str) -> StoreResult<Option<Grant>> {
         }
     }
     let hash = key.1.clone();
+    let revocations = REVOCATIONS.load(std::sync::atomic::Ordering::SeqCst);
     let row: Option<(i64, i64, String, String, String, Option<i64>)> = on_pool!(db, pool => {
         sqlx::query_as(
             "select t.api_token_id, t.project_id, p.slug, t.name, t.scopes, t.last_used_at from api_token t \
@@ -256,9 +260,11 @@ pub async fn authenticate(db: &Db, secret: &str) -> StoreResult<Option<Grant>> {
         scopes: Scope::parse_list(&scopes).unwrap_or_default(),
     };
     let mut grants = GRANTS.lock().expect("grant cache lock");
-    if grants.len() >= MAX_GRANTS {
-        grants.clear();
+    if REVOCATIONS.load(std::sync::atomic::Ordering::SeqCst) == revocations {
+        if grants.len() >= MAX_GRANTS {
+            grants.clear();
+        }
+        grants.insert(key, (std::time::Instant::now(), grant.clone(), handle));
     }
-    grants.insert(key, (std::time::Instant::now(), grant.clone(), handle));
     Ok(Some(grant))
 }

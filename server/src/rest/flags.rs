@@ -41,7 +41,7 @@ fn key_of(query: Option<&str>) -> ApiResult<Option<String>> {
             if found.is_some() {
                 return Err(ApiError::BadRequest("query: give `key` once".into()));
             }
-            found = Some(value.into_owned());
+            found = Some(value.trim().to_string());
         }
     }
     match found {
@@ -247,10 +247,11 @@ pub async fn set(
 ) -> ApiResult<impl IntoResponse> {
     caller.require_project(&project)?;
     caller.require(Scope::Deploy)?;
-    let name = check_flag_key(&flag).map_err(|e| ApiError::NotFound(format!("flag: {e}")))?;
+    let name = check_flag_key(&flag).map_err(|e| ApiError::Unprocessable(format!("flag: {e}")))?;
     let b: SetBody = body::json(&headers, raw).await?;
     let now = now_ms();
-    let change = SettingChange {
+    let start_given = b.ramp.as_ref().is_some_and(|r| r.starts_at.is_some());
+    let mut change = SettingChange {
         enabled: b.enabled,
         rollout: b
             .rollout
@@ -259,6 +260,8 @@ pub async fn set(
         allow: list_of(&b.allow, "allow")?,
         deny: list_of(&b.deny, "deny")?,
     };
+    // Checked before anything is written, so a refused body creates no flag either.
+    flags::check_change(&change)?;
     let by = requester(&caller);
     let (list, environments) = flags::list(&state.db, &project).await?;
     if !environments.contains(&environment) {
@@ -266,7 +269,22 @@ pub async fn set(
             "project `{project}` has no environment `{environment}`"
         )));
     }
-    let (id, created) = match list.iter().find(|f| f.key == name) {
+    let existing = list.iter().find(|f| f.key == name);
+    // A ramp sent without its start starts now, unless the same ramp is already running: a
+    // retried call must not restart it.
+    if let (false, Some(new), Some(old)) = (
+        start_given,
+        change.ramp.as_mut(),
+        existing
+            .and_then(|f| f.settings.iter().find(|s| s.environment == environment))
+            .and_then(|s| s.ramp),
+    ) {
+        if (new.shape, new.from, new.to, new.ends_at) == (old.shape, old.from, old.to, old.ends_at)
+        {
+            new.starts_at = old.starts_at;
+        }
+    }
+    let (id, created) = match existing {
         Some(f) => (f.id, false),
         None => {
             let description = b.description.as_deref().unwrap_or_default();
