@@ -9,6 +9,7 @@ pub mod flags;
 pub mod flaky;
 pub mod gates;
 pub mod kpi;
+pub mod notify;
 pub mod plan;
 pub mod predictor;
 pub mod release;
