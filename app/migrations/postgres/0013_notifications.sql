@@ -59,6 +59,8 @@ create table delivery (
     status text not null check (status in ('pending', 'sending', 'delivered', 'failed', 'grouped')),
     attempts bigint not null default 0,
     next_at bigint not null,
+    -- tries stop here (a day after it was raised, or after a "retry now")
+    give_up_at bigint not null,
     lease_until bigint,
     last_code bigint,
     last_error text,

@@ -59,6 +59,8 @@ create table delivery (
     status text not null check (status in ('pending', 'sending', 'delivered', 'failed', 'grouped')),
     attempts integer not null default 0,
     next_at integer not null,
+    -- tries stop here (a day after it was raised, or after a "retry now")
+    give_up_at integer not null,
     lease_until integer,
     last_code integer,
     last_error text,
