@@ -158,6 +158,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings") view=SettingsPage/>
                     <Route path=path!("/settings/users") view=UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/audit") view=AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/notifications") view=NotifyPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/projects") view=ProjectsPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/environments") view=RulesPage ssr=SsrMode::Async/>
                 </ParentRoute>

@@ -14,6 +14,7 @@ pub mod demo_plans;
 pub mod ingest;
 pub mod jobs;
 pub mod metrics;
+pub mod notify;
 pub mod ops;
 pub mod push;
 pub mod rest;
@@ -219,6 +220,11 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     let _cleanup = jobs::spawn_session_cleanup(SessionStore::new(db.clone()));
     let _timers = jobs::spawn_deployment_timers(db.clone());
     let _predictor = jobs::spawn_predictor(db.clone());
+    let public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.addr));
+    let _outbox = notify::spawn_outbox(db.clone(), public_url);
     let app = router(state, &settings);
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await

@@ -6,6 +6,7 @@ pub mod deployments;
 pub mod environments;
 pub mod flags;
 pub mod kpis;
+pub mod notify;
 pub mod plans;
 pub mod predictor;
 pub mod projects;

@@ -50,6 +50,7 @@ impl Hold {
 
     pub fn message(&self) -> String {
         match self {
+            // `store::deployments` recognises this beginning.
             Hold::Gates { summary } => format!("quality gates fail: {summary}"),
             Hold::Promotion { reason } => reason.clone(),
             Hold::Approvals { have, need } => format!(

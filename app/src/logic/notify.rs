@@ -27,7 +27,12 @@ impl Severity {
         Severity::ALL
             .into_iter()
             .find(|s| s.as_str() == text.trim())
-            .ok_or_else(|| format!("severity: info, warning or critical (got `{}`)", text.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "severity: info, warning or critical (got `{}`)",
+                    text.trim()
+                )
+            })
     }
 }
 
@@ -81,7 +86,7 @@ impl EventKind {
             EventKind::RollbackTriggered => "rollback.triggered",
             EventKind::RollbackFinished => "rollback.finished",
             EventKind::HighRiskAlert => "risk.high",
-            EventKind::DriftDetected => "model.drift",
+            EventKind::DriftDetected => "predictor.drift",
             EventKind::CalibrationMissed => "calibration.missed",
             EventKind::MonitoringThreshold => "monitoring.threshold",
             EventKind::Test => "test",
@@ -100,10 +105,19 @@ impl EventKind {
             EventKind::RollbackTriggered => "Rollback triggered",
             EventKind::RollbackFinished => "Rollback finished",
             EventKind::HighRiskAlert => "High-risk run",
-            EventKind::DriftDetected => "Model drift",
+            EventKind::DriftDetected => "Predictor drift",
             EventKind::CalibrationMissed => "Calibration target missed",
             EventKind::MonitoringThreshold => "Monitoring threshold crossed",
             EventKind::Test => "Test message",
+        }
+    }
+
+    /// The kind of notification a timeline event of the console raises, if any.
+    pub fn of_domain(kind: &str) -> Option<EventKind> {
+        match kind {
+            "health.rollback_trigger" => Some(EventKind::MonitoringThreshold),
+            "test" => None,
+            k => EventKind::parse(k).ok(),
         }
     }
 
@@ -286,17 +300,33 @@ impl ChannelKind {
         )];
         const TELEGRAM: &[Field] = &[
             field("chat_id", false, true, "the chat to post in"),
-            field("base_url", false, false, "the Bot API (default https://api.telegram.org)"),
+            field(
+                "base_url",
+                false,
+                false,
+                "the Bot API (default https://api.telegram.org)",
+            ),
             field("bot_token", true, true, "the bot's token from @BotFather"),
         ];
         const EMAIL: &[Field] = &[
             field("host", false, true, "the SMTP server"),
             field("port", false, false, "default 587"),
-            field("tls", false, false, "starttls (default), tls, or none (local relays only)"),
+            field(
+                "tls",
+                false,
+                false,
+                "starttls (default), tls, or none (local relays only)",
+            ),
             field("from", false, true, "the sender address"),
             field("to", false, true, "recipients, comma-separated"),
             field("username", false, false, "to sign in to the server"),
             field("password", true, false, "to sign in to the server"),
+            field(
+                "ca_file",
+                false,
+                false,
+                "a PEM file on the server: the private CA that signed the server's certificate",
+            ),
         ];
         const MQTT: &[Field] = &[
             field("host", false, true, "the broker"),
@@ -332,7 +362,12 @@ pub const TEMPLATE_FIELDS: [&str; 8] = [
 ];
 
 fn http_url(v: &str, name: &str) -> Result<(), String> {
-    if (v.starts_with("https://") || v.starts_with("http://")) && v.len() > 8 && !v.contains(char::is_whitespace) {
+    let rest = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"));
+    if rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
+        && !v.contains(char::is_whitespace)
+    {
         Ok(())
     } else {
         Err(format!("{name}: an http(s) URL"))
@@ -363,17 +398,28 @@ pub fn check_channel(
     }
     for f in fields.iter().filter(|f| f.required) {
         let present = if f.secret {
-            secrets.get(f.name).is_some_and(|v| !v.trim().is_empty()) || kept.iter().any(|k| k == f.name)
+            secrets.get(f.name).is_some_and(|v| !v.trim().is_empty())
+                || kept.iter().any(|k| k == f.name)
         } else {
             settings.get(f.name).is_some_and(|v| !v.trim().is_empty())
         };
         if !present {
-            return Err(format!("{}: required for a {} channel ({})", f.name, kind.as_str(), f.about));
+            return Err(format!(
+                "{}: required for a {} channel ({})",
+                f.name,
+                kind.as_str(),
+                f.about
+            ));
         }
     }
     let get = |k: &str| settings.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     for key in ["webhook_url", "base_url", "url"] {
-        if let Some(v) = secrets.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()).or(get(key)) {
+        if let Some(v) = secrets
+            .get(key)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .or(get(key))
+        {
             http_url(v, key)?;
         }
     }
@@ -398,7 +444,10 @@ pub fn check_channel(
         }
     }
     if let Some(t) = get("template") {
-        let sample: Vec<(&str, String)> = TEMPLATE_FIELDS.iter().map(|f| (*f, "x".to_string())).collect();
+        let sample: Vec<(&str, String)> = TEMPLATE_FIELDS
+            .iter()
+            .map(|f| (*f, "x".to_string()))
+            .collect();
         let text = render(t, &sample)?;
         #[cfg(feature = "ssr")]
         serde_json::from_str::<serde_json::Value>(&text)
@@ -418,12 +467,21 @@ mod tests {
     fn quiet_hours_hold_messages_until_they_end() {
         let day = 20_000 * DAY_MS;
         // 22:00 to 07:00 wraps midnight.
-        assert_eq!(quiet_until(day + 23 * 60 * MIN, 22 * 60, 7 * 60), Some(day + DAY_MS + 7 * 60 * MIN));
-        assert_eq!(quiet_until(day + 3 * 60 * MIN, 22 * 60, 7 * 60), Some(day + 7 * 60 * MIN));
+        assert_eq!(
+            quiet_until(day + 23 * 60 * MIN, 22 * 60, 7 * 60),
+            Some(day + DAY_MS + 7 * 60 * MIN)
+        );
+        assert_eq!(
+            quiet_until(day + 3 * 60 * MIN, 22 * 60, 7 * 60),
+            Some(day + 7 * 60 * MIN)
+        );
         assert_eq!(quiet_until(day + 12 * 60 * MIN, 22 * 60, 7 * 60), None);
         assert_eq!(quiet_until(day + 7 * 60 * MIN, 22 * 60, 7 * 60), None);
         // 12:00 to 13:00 within a day.
-        assert_eq!(quiet_until(day + 12 * 60 * MIN + 5, 12 * 60, 13 * 60), Some(day + 13 * 60 * MIN));
+        assert_eq!(
+            quiet_until(day + 12 * 60 * MIN + 5, 12 * 60, 13 * 60),
+            Some(day + 13 * 60 * MIN)
+        );
         assert_eq!(quiet_until(day, 12 * 60, 12 * 60), None);
     }
 
@@ -446,12 +504,17 @@ mod tests {
 
     #[test]
     fn templates_fill_in_escaped_values() {
-        let f = [("title", "Deploy \"1.4\"\nfailed".to_string()), ("url", "http://x/d/1".to_string())];
+        let f = [
+            ("title", "Deploy \"1.4\"\nfailed".to_string()),
+            ("url", "http://x/d/1".to_string()),
+        ];
         assert_eq!(
             render(r#"{"event_type":"trigger-remediation","client_payload":{"t":"{{ title }}","u":"{{url}}"}}"#, &f).unwrap(),
             r#"{"event_type":"trigger-remediation","client_payload":{"t":"Deploy \"1.4\"\nfailed","u":"http://x/d/1"}}"#
         );
-        assert!(render("{{nope}}", &f).unwrap_err().contains("no field `nope`"));
+        assert!(render("{{nope}}", &f)
+            .unwrap_err()
+            .contains("no field `nope`"));
         assert!(render("{{title", &f).unwrap_err().contains("not closed"));
     }
 
@@ -459,27 +522,86 @@ mod tests {
     fn channels_are_checked_field_by_field() {
         use std::collections::BTreeMap;
         let m = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         };
-        assert!(check_channel(ChannelKind::Slack, &m(&[]), &m(&[("webhook_url", "https://hooks.slack.com/services/T/B/X")]), &[]).is_ok());
+        assert!(check_channel(
+            ChannelKind::Slack,
+            &m(&[]),
+            &m(&[("webhook_url", "https://hooks.slack.com/services/T/B/X")]),
+            &[]
+        )
+        .is_ok());
         let e = check_channel(ChannelKind::Slack, &m(&[]), &m(&[]), &[]).unwrap_err();
         assert!(e.starts_with("webhook_url: required"), "{e}");
         // A secret kept from before satisfies the requirement.
-        assert!(check_channel(ChannelKind::Slack, &m(&[]), &m(&[]), &["webhook_url".into()]).is_ok());
-        let e = check_channel(ChannelKind::Slack, &m(&[("webhook_url", "https://x")]), &m(&[]), &[]).unwrap_err();
+        assert!(check_channel(
+            ChannelKind::Slack,
+            &m(&[]),
+            &m(&[]),
+            &["webhook_url".into()]
+        )
+        .is_ok());
+        let e = check_channel(
+            ChannelKind::Slack,
+            &m(&[("webhook_url", "https://x")]),
+            &m(&[]),
+            &[],
+        )
+        .unwrap_err();
         assert!(e.contains("no field `webhook_url`"), "{e}");
-        let e = check_channel(ChannelKind::Email, &m(&[("host", "smtp"), ("from", "a@b"), ("to", "c@d, e"), ("port", "25")]), &m(&[]), &[]).unwrap_err();
+        let e = check_channel(
+            ChannelKind::Email,
+            &m(&[
+                ("host", "smtp"),
+                ("from", "a@b"),
+                ("to", "c@d, e"),
+                ("port", "25"),
+            ]),
+            &m(&[]),
+            &[],
+        )
+        .unwrap_err();
         assert_eq!(e, "to: `e` is not an email address");
-        let e = check_channel(ChannelKind::Mqtt, &m(&[("host", "b"), ("port", "99999")]), &m(&[]), &[]).unwrap_err();
+        let e = check_channel(
+            ChannelKind::Mqtt,
+            &m(&[("host", "b"), ("port", "99999")]),
+            &m(&[]),
+            &[],
+        )
+        .unwrap_err();
         assert!(e.starts_with("port:"), "{e}");
-        let e = check_channel(ChannelKind::Webhook, &m(&[("url", "ftp://x")]), &m(&[]), &[]).unwrap_err();
+        let e = check_channel(
+            ChannelKind::Webhook,
+            &m(&[("url", "ftp://x")]),
+            &m(&[]),
+            &[],
+        )
+        .unwrap_err();
         assert!(e.starts_with("url:"), "{e}");
         #[cfg(feature = "ssr")]
         {
-            let e = check_channel(ChannelKind::Webhook, &m(&[("url", "https://x/y"), ("template", "{\"a\": {{title}}}")]), &m(&[]), &[]).unwrap_err();
+            let e = check_channel(
+                ChannelKind::Webhook,
+                &m(&[("url", "https://x/y"), ("template", "{\"a\": {{title}}}")]),
+                &m(&[]),
+                &[],
+            )
+            .unwrap_err();
             assert!(e.contains("not JSON"), "{e}");
         }
-        assert!(check_channel(ChannelKind::Webhook, &m(&[("url", "https://x/y"), ("template", "{\"a\": \"{{title}}\"}")]), &m(&[("hmac_key", "k")]), &[]).is_ok());
+        assert!(check_channel(
+            ChannelKind::Webhook,
+            &m(&[
+                ("url", "https://x/y"),
+                ("template", "{\"a\": \"{{title}}\"}")
+            ]),
+            &m(&[("hmac_key", "k")]),
+            &[]
+        )
+        .is_ok());
     }
 
     #[test]

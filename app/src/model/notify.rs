@@ -97,3 +97,18 @@ pub struct DeliveryEntry {
     pub folded: i64,
     pub created_at: i64,
 }
+
+/// The notifications page (`/settings/notifications`): channels, routing rules and the
+/// delivery log (filtered by channel and status, older than `before`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotifyPageData {
+    pub channels: Vec<Channel>,
+    pub rules: Vec<Rule>,
+    pub projects: Vec<String>,
+    pub log: Vec<DeliveryEntry>,
+    pub channel: Option<i64>,
+    pub status: Option<DeliveryStatus>,
+    /// The id to page on from (the log's oldest shown), when there may be more.
+    pub more: Option<i64>,
+    pub now: i64,
+}

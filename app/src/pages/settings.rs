@@ -24,6 +24,10 @@ pub fn SettingsPage() -> impl IntoView {
                     <h2>"Environment rules"</h2>
                     <p>"Approvals, quality gates, freeze windows and checklists of each environment."</p>
                 </a>
+                <a class="panel card-link" href="/settings/notifications">
+                    <h2>"Notifications"</h2>
+                    <p>"Slack, Telegram, email, MQTT and webhook channels, routing rules, quiet hours, and the delivery log."</p>
+                </a>
                 <a class="panel card-link" href="/settings/audit">
                     <h2>"Audit log"</h2>
                     <p>"Who did what and when: sign-ins, failed sign-ins, user changes."</p>

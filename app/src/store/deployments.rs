@@ -220,6 +220,11 @@ pub(super) async fn transition(
     Ok(())
 }
 
+/// How a hold by failing gates begins ([`Hold::message`]).
+const GATES_FAIL: &str = "quality gates fail";
+
+/// Records an event on the project's timeline and, when it is a kind people are told about,
+/// raises its notification in the same transaction (`store::notify`).
 pub(super) async fn event(
     tx: &mut Tx,
     project_id: i64,
@@ -229,13 +234,66 @@ pub(super) async fn event(
     detail: Option<String>,
     now: i64,
 ) -> StoreResult<()> {
+    linked_event(tx, project_id, kind, severity, subject, detail, None, now).await
+}
+
+/// [`event`] with the console page the notification points to.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn linked_event(
+    tx: &mut Tx,
+    project_id: i64,
+    kind: &str,
+    severity: &str,
+    subject: &str,
+    detail: Option<String>,
+    link: Option<String>,
+    now: i64,
+) -> StoreResult<()> {
     tx.execute(
         "insert into domain_event (project_id, kind, severity, subject, detail, at) \
          values ($1, $2, $3, $4, $5, $6)",
-        vals![project_id, kind, severity, subject, detail, now],
+        vals![project_id, kind, severity, subject, detail.clone(), now],
     )
     .await?;
+    if let (Some(kind), Ok(severity)) = (
+        crate::logic::notify::EventKind::of_domain(kind),
+        crate::logic::notify::Severity::parse(severity),
+    ) {
+        let ev = super::notify::NewEvent {
+            project_id: Some(project_id),
+            kind,
+            severity,
+            title: subject.to_string(),
+            body: detail.unwrap_or_default(),
+            link,
+        };
+        super::notify::raise(tx, &ev, now).await?;
+    }
     Ok(())
+}
+
+/// [`event`] about a deployment, pointing to its page.
+async fn deployment_event(
+    tx: &mut Tx,
+    row: &Row,
+    kind: &str,
+    severity: &str,
+    subject: &str,
+    detail: Option<String>,
+    now: i64,
+) -> StoreResult<()> {
+    let link = Some(format!("/deployments/{}", row.deployment_id));
+    linked_event(
+        tx,
+        row.project_id,
+        kind,
+        severity,
+        subject,
+        detail,
+        link,
+        now,
+    )
+    .await
 }
 
 #[derive(sqlx::FromRow)]
@@ -572,9 +630,9 @@ async fn settle_locked(
     for (to, why) in &settled.path {
         transition(tx, row, *to, actor, why, now).await?;
         if *to == DeployState::AwaitingApproval {
-            event(
+            deployment_event(
                 tx,
-                row.project_id,
+                row,
                 "approval.requested",
                 "info",
                 &format!(
@@ -587,9 +645,9 @@ async fn settle_locked(
             .await?;
         }
         if *to == DeployState::InProgress {
-            event(
+            deployment_event(
                 tx,
-                row.project_id,
+                row,
                 "deployment.started",
                 "info",
                 &format!(
@@ -604,6 +662,23 @@ async fn settle_locked(
     }
     let hold_text = settled.hold.as_ref().map(Hold::message);
     if hold_text != row.hold {
+        // Gates that start failing (not a change in how they fail) are worth telling.
+        let failed_before = row.hold.as_ref().is_some_and(|h| h.starts_with(GATES_FAIL));
+        if let (Some(Hold::Gates { summary }), false) = (&settled.hold, failed_before) {
+            deployment_event(
+                tx,
+                row,
+                "gate.failed",
+                "warning",
+                &format!(
+                    "{} {} → {}: quality gates fail",
+                    row.project, row.version, row.environment
+                ),
+                Some(summary.clone()),
+                now,
+            )
+            .await?;
+        }
         tx.execute(
             "update deployment set hold = $2 where deployment_id = $1",
             vals![row.deployment_id, hold_text.clone()],
@@ -1019,9 +1094,9 @@ pub async fn decide(
             }),
         ))
         .await?;
-        event(
+        deployment_event(
             &mut tx,
-            row.project_id,
+            &row,
             "approval.granted",
             "info",
             &format!("{} approved {what}", who.username),
@@ -1048,9 +1123,9 @@ pub async fn decide(
             now,
         )
         .await?;
-        event(
+        deployment_event(
             &mut tx,
-            row.project_id,
+            &row,
             "approval.rejected",
             "warning",
             &format!("{} rejected {what}", who.username),
@@ -1104,9 +1179,9 @@ pub async fn override_gates(db: &Db, id: i64, who: &Person, reason: &str) -> Sto
         Some(format!("{} — overridden: {reason}", eval.summary)),
     ))
     .await?;
-    event(
+    deployment_event(
         &mut tx,
-        row.project_id,
+        &row,
         "gate.overridden",
         "warning",
         &format!(
@@ -1358,9 +1433,9 @@ pub async fn report(db: &Db, id: i64, report: &Report, by: &Requester) -> StoreR
                 now,
             )
             .await?;
-            event(
+            deployment_event(
                 &mut tx,
-                row.project_id,
+                &row,
                 "deployment.succeeded",
                 "info",
                 &format!("{what} succeeded"),
@@ -1395,9 +1470,9 @@ pub async fn report(db: &Db, id: i64, report: &Report, by: &Requester) -> StoreR
                         now,
                     )
                     .await?;
-                    event(
+                    deployment_event(
                         &mut tx,
-                        row.project_id,
+                        &row,
                         "rollback.finished",
                         if took > deploy::ROLLBACK_SLA_MS {
                             "warning"
@@ -1436,9 +1511,9 @@ pub async fn report(db: &Db, id: i64, report: &Report, by: &Requester) -> StoreR
                 now,
             )
             .await?;
-            event(
+            deployment_event(
                 &mut tx,
-                row.project_id,
+                &row,
                 "deployment.failed",
                 "critical",
                 &format!("{what} failed"),
@@ -1532,9 +1607,9 @@ pub async fn add_health(
         let recent = health(&mut tx, id, 10).await?;
         let env = environments::load(&mut tx, row.environment_id).await?;
         if let Some(why) = rollback_trigger(&recent) {
-            event(
+            deployment_event(
                 &mut tx,
-                row.project_id,
+                &row,
                 "health.rollback_trigger",
                 "critical",
                 &format!(
@@ -1709,9 +1784,9 @@ async fn rollback_locked(
         )),
     ))
     .await?;
-    event(
+    deployment_event(
         tx,
-        row.project_id,
+        &row,
         "rollback.triggered",
         "critical",
         &format!(

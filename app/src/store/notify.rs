@@ -14,8 +14,7 @@ use super::deployments::Requester;
 use super::tx::Tx;
 use super::{now_ms, Db, StoreError, StoreResult};
 use crate::logic::notify::{
-    backoff, check_channel, parse_kinds, quiet_until, ChannelKind, EventKind, Severity,
-    GIVE_UP_MS,
+    backoff, check_channel, parse_kinds, quiet_until, ChannelKind, EventKind, Severity, GIVE_UP_MS,
 };
 use crate::model::{Channel, DeliveryEntry, DeliveryStatus, Rule};
 use crate::vals;
@@ -148,8 +147,17 @@ pub async fn raise(tx: &mut Tx, ev: &NewEvent, now: i64) -> StoreResult<Option<i
     let id = insert_notification(tx, ev, now).await?;
     for r in routes {
         if r.window_ms == 0 {
-            insert_delivery(tx, id, r.channel, DeliveryStatus::Pending, r.next_at, None, None, now)
-                .await?;
+            insert_delivery(
+                tx,
+                id,
+                r.channel,
+                DeliveryStatus::Pending,
+                r.next_at,
+                None,
+                None,
+                now,
+            )
+            .await?;
             continue;
         }
         // Repeats of one kind and project to one channel within the window go out as one
@@ -172,43 +180,22 @@ pub async fn raise(tx: &mut Tx, ev: &NewEvent, now: i64) -> StoreResult<Option<i
             .iter()
             .rev()
             .find(|(_, status, _)| status == DeliveryStatus::Pending.as_str());
-        match (recent.first(), waiting) {
-            (_, Some((carrier, _, _))) => {
-                insert_delivery(
-                    tx,
-                    id,
-                    r.channel,
-                    DeliveryStatus::Grouped,
-                    r.next_at,
-                    Some(&key),
-                    Some(*carrier),
-                    now,
-                )
-                .await?;
-                tx.execute(
-                    "update delivery set folded = folded + 1 where delivery_id = $1",
-                    vals![*carrier],
-                )
-                .await?;
-            }
-            (Some((_, _, first_at)), None) => {
-                let at = r.next_at.max(first_at + r.window_ms);
-                insert_delivery(tx, id, r.channel, DeliveryStatus::Pending, at, Some(&key), None, now)
-                    .await?;
-            }
-            (None, None) => {
-                insert_delivery(
-                    tx,
-                    id,
-                    r.channel,
-                    DeliveryStatus::Pending,
-                    r.next_at,
-                    Some(&key),
-                    None,
-                    now,
-                )
-                .await?;
-            }
+        let (status, at, carrier) = match (recent.first(), waiting) {
+            (_, Some((carrier, _, _))) => (DeliveryStatus::Grouped, r.next_at, Some(*carrier)),
+            (Some((_, _, first_at)), None) => (
+                DeliveryStatus::Pending,
+                r.next_at.max(first_at + r.window_ms),
+                None,
+            ),
+            (None, None) => (DeliveryStatus::Pending, r.next_at, None),
+        };
+        insert_delivery(tx, id, r.channel, status, at, Some(&key), carrier, now).await?;
+        if let Some(carrier) = carrier {
+            tx.execute(
+                "update delivery set folded = folded + 1 where delivery_id = $1",
+                vals![carrier],
+            )
+            .await?;
         }
     }
     Ok(Some(id))
@@ -373,27 +360,58 @@ pub async fn claim(db: &Db, now: i64, limit: i64, lease_ms: i64) -> StoreResult<
 /// What a receiver answered.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Delivered { code: Option<i64> },
+    Delivered {
+        code: Option<i64>,
+    },
     /// Worth another try (a 5xx, 429, a timeout, a refused connection).
-    Retry { code: Option<i64>, error: String },
+    Retry {
+        code: Option<i64>,
+        error: String,
+    },
     /// Not worth another try (a 4xx other than 408 and 429, a channel missing a field).
-    Fail { code: Option<i64>, error: String },
+    Fail {
+        code: Option<i64>,
+        error: String,
+    },
 }
 
 /// Records the answer to a claimed try. A try whose lease another sender has since taken
 /// records nothing. Returns the delivery's status now.
-pub async fn finish(db: &Db, due: &Due, outcome: &Outcome, now: i64) -> StoreResult<DeliveryStatus> {
+pub async fn finish(
+    db: &Db,
+    due: &Due,
+    outcome: &Outcome,
+    now: i64,
+) -> StoreResult<DeliveryStatus> {
     let (status, next_at, code, error, delivered_at) = match outcome {
         Outcome::Delivered { code } => (DeliveryStatus::Delivered, None, *code, None, Some(now)),
         Outcome::Retry { code, error } => {
             let next = now + backoff(due.attempt);
             if next >= due.give_up_at {
-                (DeliveryStatus::Failed, None, *code, Some(error.clone()), None)
+                (
+                    DeliveryStatus::Failed,
+                    None,
+                    *code,
+                    Some(error.clone()),
+                    None,
+                )
             } else {
-                (DeliveryStatus::Pending, Some(next), *code, Some(error.clone()), None)
+                (
+                    DeliveryStatus::Pending,
+                    Some(next),
+                    *code,
+                    Some(error.clone()),
+                    None,
+                )
             }
         }
-        Outcome::Fail { code, error } => (DeliveryStatus::Failed, None, *code, Some(error.clone()), None),
+        Outcome::Fail { code, error } => (
+            DeliveryStatus::Failed,
+            None,
+            *code,
+            Some(error.clone()),
+            None,
+        ),
     };
     let mut tx = Tx::write(db).await?;
     tx.execute(
@@ -415,7 +433,7 @@ pub async fn finish(db: &Db, due: &Due, outcome: &Outcome, now: i64) -> StoreRes
     Ok(status)
 }
 
-/// Makes a pending or failed delivery due now (audited).
+/// Makes a pending or failed delivery due now, with a fresh day of tries (audited).
 pub async fn retry_now(db: &Db, delivery_id: i64, by: &Requester) -> StoreResult<()> {
     let now = now_ms();
     let mut tx = Tx::write(db).await?;
@@ -439,7 +457,7 @@ pub async fn retry_now(db: &Db, delivery_id: i64, by: &Requester) -> StoreResult
     }
     // A fresh day of tries from now.
     tx.execute(
-        "update delivery set status = 'pending', next_at = $1, give_up_at = $2 \
+        "update delivery set status = 'pending', next_at = $1, give_up_at = $2, attempts = 0 \
          where delivery_id = $3",
         vals![now, now + GIVE_UP_MS, delivery_id],
     )
@@ -580,7 +598,10 @@ pub async fn update_channel(
     let mut tx = Tx::write(db).await?;
     let row: Option<ChannelRow> = tx
         .opt(
-            &format!("{CHANNEL_SELECT} where notify_channel_id = $1{}", tx.for_update("notify_channel")),
+            &format!(
+                "{CHANNEL_SELECT} where notify_channel_id = $1{}",
+                tx.for_update("notify_channel")
+            ),
             vals![id],
         )
         .await?;
@@ -593,7 +614,11 @@ pub async fn update_channel(
         stored.remove(k);
     }
     let given = trimmed(secrets);
-    let kept: Vec<String> = stored.keys().filter(|k| !given.contains_key(*k)).cloned().collect();
+    let kept: Vec<String> = stored
+        .keys()
+        .filter(|k| !given.contains_key(*k))
+        .cloned()
+        .collect();
     let settings = trimmed(settings);
     check_channel(kind, &settings, &given, &kept).map_err(StoreError::Invalid)?;
     stored.extend(given.clone());
@@ -685,13 +710,19 @@ pub async fn create_rule(db: &Db, rule: &NewRule, by: &Requester) -> StoreResult
         )
         .await?;
     let Some((channel,)) = channel else {
-        return Err(StoreError::NotFound(format!("no channel {}", rule.channel_id)));
+        return Err(StoreError::NotFound(format!(
+            "no channel {}",
+            rule.channel_id
+        )));
     };
     let project_id = match &rule.project {
         None => None,
         Some(slug) => {
             let found: Option<(i64,)> = tx
-                .opt("select project_id from project where slug = $1", vals![slug.clone()])
+                .opt(
+                    "select project_id from project where slug = $1",
+                    vals![slug.clone()],
+                )
                 .await?;
             Some(
                 found
@@ -747,7 +778,10 @@ pub async fn create_rule(db: &Db, rule: &NewRule, by: &Requester) -> StoreResult
 pub async fn delete_rule(db: &Db, id: i64, by: &Requester) -> StoreResult<()> {
     let mut tx = Tx::write(db).await?;
     let n = tx
-        .execute("delete from notify_rule where notify_rule_id = $1", vals![id])
+        .execute(
+            "delete from notify_rule where notify_rule_id = $1",
+            vals![id],
+        )
         .await?;
     if n == 0 {
         return Err(StoreError::NotFound(format!("no rule {id}")));

@@ -97,13 +97,14 @@ pub(super) async fn on_run_created(
             )
             .await?;
         if opened > 0 {
-            super::deployments::event(
+            super::deployments::linked_event(
                 tx,
                 project_id,
                 "risk.high",
                 "warning",
                 &format!("run {}", new.external_id),
                 Some(message),
+                Some(format!("/runs/{run_id}")),
                 now,
             )
             .await?;
@@ -873,6 +874,29 @@ pub async fn open_drift_alert(
     message: &str,
     now: i64,
 ) -> StoreResult<bool> {
+    open_model_alert(
+        db,
+        project_id,
+        model_id,
+        "predictor.drift",
+        dedup_key,
+        message,
+        now,
+    )
+    .await
+}
+
+/// Opens an alert about the active model (shown with the drift alerts), unless one with the
+/// same key exists, and raises its event (`predictor.drift` or `calibration.missed`).
+pub async fn open_model_alert(
+    db: &Db,
+    project_id: i64,
+    model_id: Option<i64>,
+    event_kind: &str,
+    dedup_key: &str,
+    message: &str,
+    now: i64,
+) -> StoreResult<bool> {
     let mut tx = Tx::write(db).await?;
     let opened = tx
         .execute(
@@ -882,13 +906,14 @@ pub async fn open_drift_alert(
         )
         .await?;
     if opened > 0 {
-        super::deployments::event(
+        super::deployments::linked_event(
             &mut tx,
             project_id,
-            "predictor.drift",
+            event_kind,
             "warning",
             dedup_key,
             Some(message.to_string()),
+            Some("/calibration".into()),
             now,
         )
         .await?;

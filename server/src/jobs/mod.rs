@@ -6,6 +6,13 @@ use std::time::Duration;
 /// A running job; aborted when dropped, so jobs end with the server.
 pub struct JobHandle(tokio::task::JoinHandle<()>);
 
+impl JobHandle {
+    /// Runs `job` until the handle is dropped.
+    pub fn spawn(job: impl std::future::Future<Output = ()> + Send + 'static) -> JobHandle {
+        JobHandle(tokio::spawn(job))
+    }
+}
+
 impl Drop for JobHandle {
     fn drop(&mut self) {
         self.0.abort();
@@ -153,8 +160,66 @@ pub async fn check_drift(db: &app::store::Db, now: i64) -> Result<usize, app::st
                 opened += 1;
             }
         }
+        // The seeds' targets at the model's threshold, once a week, when there is enough to
+        // judge (a few dozen runs of each outcome).
+        if report.failed >= 30 && report.passed >= 30 {
+            if let Some(message) = missed_targets(&report, active.version) {
+                let key = format!("calibration:{week}");
+                if predictor::open_model_alert(
+                    db,
+                    p.id,
+                    Some(active.id),
+                    "calibration.missed",
+                    &key,
+                    &message,
+                    now,
+                )
+                .await?
+                {
+                    opened += 1;
+                }
+            }
+        }
     }
     Ok(opened)
+}
+
+/// What a report's figures at the threshold miss of the seeds' targets, in words; `None` when
+/// every figure with a value meets its target.
+pub fn missed_targets(report: &app::logic::report::Report, version: i64) -> Option<String> {
+    let t = &report.at_threshold;
+    let named = [
+        ("false-positive rate", t.false_positive_rate),
+        ("false-negative rate", t.false_negative_rate),
+        ("alert accuracy", t.alert_accuracy),
+        ("failure detection", t.failure_detection),
+        ("false alerts", t.false_alerts),
+    ];
+    let missed: Vec<String> = named
+        .iter()
+        .filter(|(_, r)| r.meets == Some(false))
+        .filter_map(|(name, r)| {
+            r.value.map(|v| {
+                format!(
+                    "{name} {:.2} ({} {:.2})",
+                    v,
+                    if r.higher_is_better {
+                        "target ≥"
+                    } else {
+                        "target ≤"
+                    },
+                    r.target
+                )
+            })
+        })
+        .collect();
+    (!missed.is_empty()).then(|| {
+        format!(
+            "model v{version} misses calibration targets over four weeks at threshold {:.2}: {}",
+            t.threshold,
+            missed.join(", ")
+        )
+    })
 }
 
 /// Weekly retraining (claimed once across replicas) and drift checks, every ten minutes.

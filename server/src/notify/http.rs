@@ -9,7 +9,9 @@ use sha2::Sha256;
 
 /// What an answer means for the delivery: 2xx delivered; 408, 429 and 5xx tried again; other
 /// codes failed (the receiver refuses it and would go on refusing).
-fn judge(res: Result<reqwest::Response, reqwest::Error>) -> impl std::future::Future<Output = Outcome> {
+fn judge(
+    res: Result<reqwest::Response, reqwest::Error>,
+) -> impl std::future::Future<Output = Outcome> {
     async move {
         match res {
             Ok(r) => {
@@ -17,12 +19,24 @@ fn judge(res: Result<reqwest::Response, reqwest::Error>) -> impl std::future::Fu
                 if r.status().is_success() {
                     return Outcome::Delivered { code: Some(code) };
                 }
-                let text: String = r.text().await.unwrap_or_default().chars().take(200).collect();
+                let text: String = r
+                    .text()
+                    .await
+                    .unwrap_or_default()
+                    .chars()
+                    .take(200)
+                    .collect();
                 let error = format!("HTTP {code}: {text}");
                 if code == 408 || code == 429 || code >= 500 {
-                    Outcome::Retry { code: Some(code), error }
+                    Outcome::Retry {
+                        code: Some(code),
+                        error,
+                    }
                 } else {
-                    Outcome::Fail { code: Some(code), error }
+                    Outcome::Fail {
+                        code: Some(code),
+                        error,
+                    }
                 }
             }
             // Refused, reset, timed out: the receiver may be back later. The error's text can
@@ -120,7 +134,12 @@ pub async fn webhook(client: &reqwest::Client, d: &Due, m: &Message) -> Outcome 
     let body = match d.settings.get("template") {
         Some(t) => match render(t, &fields) {
             Ok(b) => b,
-            Err(e) => return Outcome::Fail { code: None, error: e },
+            Err(e) => {
+                return Outcome::Fail {
+                    code: None,
+                    error: e,
+                }
+            }
         },
         None => json!({
             "delivery": d.delivery_id,
@@ -141,7 +160,10 @@ pub async fn webhook(client: &reqwest::Client, d: &Due, m: &Message) -> Outcome 
         .header("X-Gatehouse-Event", d.kind.as_str())
         .header("X-Gatehouse-Delivery", d.delivery_id.to_string());
     if let Some(key) = d.secrets.get("hmac_key") {
-        req = req.header("X-Gatehouse-Signature-256", signature(key.as_bytes(), body.as_bytes()));
+        req = req.header(
+            "X-Gatehouse-Signature-256",
+            signature(key.as_bytes(), body.as_bytes()),
+        );
     }
     if let Some(auth) = d.secrets.get("authorization") {
         req = req.header("authorization", auth);

@@ -5,7 +5,9 @@
 //! bodies): after a sender dies mid-send, its lease runs out and the delivery is tried again,
 //! so a receiver may see one delivery twice and can tell.
 
+pub mod email;
 pub mod http;
+pub mod mqtt;
 
 use app::logic::notify::ChannelKind;
 use app::store::notify::{self, Due, Outcome};
@@ -65,16 +67,18 @@ pub async fn send(client: &reqwest::Client, d: &Due, public_url: &str) -> Outcom
         ChannelKind::Slack => http::slack(client, d, &m).await,
         ChannelKind::Telegram => http::telegram(client, d, &m).await,
         ChannelKind::Webhook => http::webhook(client, d, &m).await,
-        ChannelKind::Email | ChannelKind::Mqtt => Outcome::Fail {
-            code: None,
-            error: format!("{} channels are not wired yet", d.channel_kind.as_str()),
-        },
+        ChannelKind::Email => email::send(d, &m, SEND_TIMEOUT).await,
+        ChannelKind::Mqtt => mqtt::send(d, &m, SEND_TIMEOUT).await,
     };
     sent
 }
 
 /// Claims and sends due deliveries until none is due. Returns how many were sent.
-pub async fn drain(db: &Db, client: &reqwest::Client, public_url: &str) -> Result<usize, app::store::StoreError> {
+pub async fn drain(
+    db: &Db,
+    client: &reqwest::Client,
+    public_url: &str,
+) -> Result<usize, app::store::StoreError> {
     let mut sent = 0;
     loop {
         let due = notify::claim(db, now_ms(), BATCH, LEASE.as_millis() as i64).await?;
@@ -97,14 +101,20 @@ pub async fn drain(db: &Db, client: &reqwest::Client, public_url: &str) -> Resul
     }
 }
 
+/// The client deliveries go out with: no redirects followed (a receiver's URL is configured,
+/// not discovered), every send bounded by `timeout`.
+pub fn http_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client")
+}
+
 /// Sends due notifications every second.
 pub fn spawn_outbox(db: Db, public_url: String) -> crate::jobs::JobHandle {
     crate::jobs::JobHandle::spawn(async move {
-        let client = reqwest::Client::builder()
-            .timeout(SEND_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("an HTTP client");
+        let client = http_client(SEND_TIMEOUT);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

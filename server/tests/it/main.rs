@@ -14,6 +14,7 @@ mod http;
 mod kpi_api;
 mod kpi_store;
 mod model_quality;
+mod notify;
 mod plan_api;
 mod plan_store;
 mod predictor_store;
