@@ -1,14 +1,7 @@
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN, hydrated, signIn } from "./helpers";
+import { andReload, ADMIN, hydrated, signIn } from "./helpers";
 
 /** Clicks something that makes the page reload itself, and waits for the new page. */
-async function andReload(page: Page, click: () => Promise<void>) {
-  const loaded = page.waitForEvent("load");
-  await click();
-  await loaded;
-  await hydrated(page);
-}
-
 async function counts(page: Page) {
   const n = async (id: string) => Number((await page.locator(`#${id}`).textContent())!.replace(/\D+/g, ""));
   return { tp: await n("tp"), fp: await n("fp"), fn: await n("fn"), tn: await n("tn") };

@@ -1,20 +1,13 @@
 import { APIRequestContext, expect, Page, test } from "@playwright/test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ADMIN, fixturesDir, hydrated, signIn } from "./helpers";
+import { andReload, ADMIN, fixturesDir, hydrated, signIn } from "./helpers";
 
 const fixtures = fixturesDir();
 const passing = fs.readFileSync(path.join(fixtures, "junit/enricomi/junit-xml__pytest__junit.gloo.standalone.xml"));
 const failing = fs.readFileSync(path.join(fixtures, "junit/enricomi/junit-xml__pytest__junit.fail.xml"));
 
 /** Clicks something that makes the page reload itself, and waits for the new page. */
-async function andReload(page: Page, click: () => Promise<void>) {
-  const loaded = page.waitForEvent("load");
-  await click();
-  await loaded;
-  await hydrated(page);
-}
-
 test("a release held by a failing gate passes after a new run, two people approve it, its canary advances, and critical health rolls it back", async ({ page, browser, request }) => {
   test.setTimeout(240_000);
   const slug = `dep-${Date.now() % 100000}`;

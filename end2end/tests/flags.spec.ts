@@ -1,12 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN, hydrated, signIn } from "./helpers";
-
-async function andReload(page: Page, click: () => Promise<void>) {
-  const loaded = page.waitForEvent("load");
-  await click();
-  await loaded;
-  await hydrated(page);
-}
+import { andReload, ADMIN, hydrated, signIn } from "./helpers";
 
 test("a team lead rolls a flag out to 30% in staging and the evaluation API agrees, key by key", async ({ page, request }) => {
   test.setTimeout(120_000);

@@ -19,6 +19,15 @@ export async function hydrated(page: Page) {
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
 }
 
+/** Clicks something that reloads the page (a form whose action reloads on success) and waits
+ * for the new page to hydrate. */
+export async function andReload(page: Page, click: () => Promise<void>) {
+  const loaded = page.waitForEvent("load");
+  await click();
+  await loaded;
+  await hydrated(page);
+}
+
 export async function signOut(page: Page) {
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/login\?signed_out=1$/);

@@ -1,14 +1,7 @@
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN, hydrated, signIn } from "./helpers";
+import { andReload, ADMIN, hydrated, signIn } from "./helpers";
 
 /** Clicks something that makes the page reload itself, and waits for the new page. */
-async function andReload(page: Page, click: () => Promise<void>) {
-  const loaded = page.waitForEvent("load");
-  await click();
-  await loaded;
-  await hydrated(page);
-}
-
 test("a manager reads every KPI, changes range and project, follows a number to its deployments, prints and exports", async ({ page }) => {
   test.setTimeout(120_000);
   await signIn(page, ADMIN.username, ADMIN.password);

@@ -1,14 +1,7 @@
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN, hydrated, signIn } from "./helpers";
+import { andReload, ADMIN, hydrated, signIn } from "./helpers";
 
 /** Clicks something that makes the page reload itself, and waits for the new page. */
-async function andReload(page: Page, click: () => Promise<void>) {
-  const loaded = page.waitForEvent("load");
-  await click();
-  await loaded;
-  await hydrated(page);
-}
-
 test("a team lead starts the roadmap in one click, ticks the go-live checklist, marks a phase done and sees the criteria live", async ({ page }) => {
   test.setTimeout(150_000);
   await signIn(page, ADMIN.username, ADMIN.password);

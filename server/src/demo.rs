@@ -88,8 +88,9 @@ pub async fn generate(
     let (incidents, ratings) = crate::demo_kpis::generate(db, &mut rng, &slugs, now).await?;
     let plans = crate::demo_plans::generate(db, now).await?;
     let flags = crate::demo_flags::generate(db, &slugs, now).await?;
+    let deliveries = crate::demo_notify::generate(db, now).await?;
     lines.push(format!(
-        "  ({events} audit events of history, {runs} CI runs over 90 days in 3 projects, {deployments} deployments, {incidents} incidents, {ratings} satisfaction ratings, {plans} rollout plans, {flags} feature flags)"
+        "  ({events} audit events of history, {runs} CI runs over 90 days in 3 projects, {deployments} deployments, {incidents} incidents, {ratings} satisfaction ratings, {plans} rollout plans, {flags} feature flags, {deliveries} notification deliveries to 6 channels)"
     ));
     Ok(lines.join("\n"))
 }

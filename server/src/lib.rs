@@ -10,6 +10,7 @@ pub mod demo_ci;
 pub mod demo_deploy;
 pub mod demo_flags;
 pub mod demo_kpis;
+pub mod demo_notify;
 pub mod demo_plans;
 pub mod ingest;
 pub mod jobs;

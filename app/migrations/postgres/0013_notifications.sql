@@ -58,6 +58,9 @@ create table delivery (
     notify_channel_id bigint not null references notify_channel (notify_channel_id) on delete cascade,
     status text not null check (status in ('pending', 'sending', 'delivered', 'failed', 'grouped')),
     attempts bigint not null default 0,
+    -- attempts before the last "retry now" (waits grow again from there); attempts only grows,
+    -- so a sender whose lease ran out cannot record over a later try
+    retry_base bigint not null default 0,
     next_at bigint not null,
     -- tries stop here (a day after it was raised, or after a "retry now")
     give_up_at bigint not null,

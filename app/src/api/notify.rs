@@ -175,6 +175,12 @@ pub async fn create_rule(
                 minute_of_day(&quiet_to, "quiet until")?,
             ) {
                 (None, None) => None,
+                (Some(f), Some(t)) if f == t => {
+                    return Err(StoreError::Invalid(
+                        "quiet hours: the start and the end are the same time".into(),
+                    )
+                    .into())
+                }
                 (Some(f), Some(t)) => Some((f, t)),
                 _ => {
                     return Err(StoreError::Invalid(

@@ -365,9 +365,13 @@ fn http_url(v: &str, name: &str) -> Result<(), String> {
     let rest = v
         .strip_prefix("https://")
         .or_else(|| v.strip_prefix("http://"));
-    if rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
-        && !v.contains(char::is_whitespace)
-    {
+    let authority = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    if authority.is_some_and(|a| a.contains('@')) {
+        return Err(format!(
+            "{name}: no user or password in the URL (it would be shown): use the authorization secret"
+        ));
+    }
+    if authority.is_some_and(|a| !a.is_empty()) && !v.contains(char::is_whitespace) {
         Ok(())
     } else {
         Err(format!("{name}: an http(s) URL"))
@@ -427,6 +431,13 @@ pub fn check_channel(
         match p.parse::<u16>() {
             Ok(n) if n > 0 => {}
             _ => return Err(format!("port: a number from 1 to 65535 (got `{p}`)")),
+        }
+    }
+    if let Some(t) = get("topic") {
+        if t.contains(['+', '#']) || t.starts_with('/') || t.len() > 200 {
+            return Err(format!(
+                "topic: a topic to publish to, without the wildcards + and # (got `{t}`)"
+            ));
         }
     }
     if let Some(t) = get("tls") {

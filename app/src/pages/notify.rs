@@ -297,7 +297,7 @@ fn field_input(f: &Field, prefix: &str, current: Option<String>, is_set: bool) -
         } else {
             ""
         };
-        view! { <input id=id.clone() name=name type="password" autocomplete="off" placeholder=placeholder/> }.into_any()
+        view! { <input id=id.clone() name=name type="password" autocomplete="new-password" placeholder=placeholder/> }.into_any()
     } else {
         view! { <input id=id.clone() name=name value=current.unwrap_or_default()/> }.into_any()
     };
@@ -391,16 +391,17 @@ fn ChannelActions(id: i64, name: String) -> impl IntoView {
             <input type="hidden" name="id" value=id/>
             <button type="submit" class="send-test">"Send test"</button>
         </ActionForm>
-        <ActionForm action=delete attr:class="inline" on:submit=move |ev| {
-            #[cfg(feature = "hydrate")]
-            if !window().confirm_with_message(&confirm).unwrap_or(false) {
-                ev.prevent_default();
-            }
-            #[cfg(not(feature = "hydrate"))]
-            let _ = (&ev, &confirm);
-        }>
+        <ActionForm action=delete attr:class="inline">
             <input type="hidden" name="id" value=id/>
-            <button type="submit" class="danger">"Delete"</button>
+            // Asked before the form submits (ActionForm sends on submit).
+            <button type="submit" class="danger" on:click=move |ev| {
+                #[cfg(feature = "hydrate")]
+                if !window().confirm_with_message(&confirm).unwrap_or(false) {
+                    ev.prevent_default();
+                }
+                #[cfg(not(feature = "hydrate"))]
+                let _ = (&ev, &confirm);
+            }>"Delete"</button>
         </ActionForm>
     }
 }

@@ -3,8 +3,8 @@
 //! open pages; and finished deployments written from elsewhere (demo history, GitHub).
 
 use super::deployments::{
-    commits_between, decision_inputs, event, lock, store_commit, transition, NewCommit, Person,
-    Row, SELECT,
+    commits_between, decision_inputs, linked_event, lock, past_event, store_commit, transition,
+    NewCommit, Person, Row, SELECT,
 };
 use super::environments;
 use super::tx::Tx;
@@ -470,13 +470,14 @@ pub async fn github_deployment(
                     st.at,
                 )
                 .await?;
-                event(
+                linked_event(
                     &mut tx,
                     project_id,
                     "deployment.succeeded",
                     "info",
                     &format!("{project} {} → {} succeeded", row.version, row.environment),
                     None,
+                    Some(format!("/deployments/{id}")),
                     st.at,
                 )
                 .await?;
@@ -497,13 +498,14 @@ pub async fn github_deployment(
                     st.at,
                 )
                 .await?;
-                event(
+                linked_event(
                     &mut tx,
                     project_id,
                     "deployment.failed",
-                    "warning",
+                    "critical",
                     &format!("{project} {} → {} failed", row.version, row.environment),
                     Some(reason),
+                    Some(format!("/deployments/{id}")),
                     st.at,
                 )
                 .await?;
@@ -765,7 +767,7 @@ pub async fn record_past(
             .await?;
         }
     }
-    event(
+    past_event(
         &mut tx,
         project_id,
         &format!("deployment.{}", past.outcome.as_str()),

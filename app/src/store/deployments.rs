@@ -224,20 +224,7 @@ pub(super) async fn transition(
 const GATES_FAIL: &str = "quality gates fail";
 
 /// Records an event on the project's timeline and, when it is a kind people are told about,
-/// raises its notification in the same transaction (`store::notify`).
-pub(super) async fn event(
-    tx: &mut Tx,
-    project_id: i64,
-    kind: &str,
-    severity: &str,
-    subject: &str,
-    detail: Option<String>,
-    now: i64,
-) -> StoreResult<()> {
-    linked_event(tx, project_id, kind, severity, subject, detail, None, now).await
-}
-
-/// [`event`] with the console page the notification points to.
+/// raises its notification in the same transaction (`store::notify`), pointing to `link`.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn linked_event(
     tx: &mut Tx,
@@ -249,12 +236,7 @@ pub(super) async fn linked_event(
     link: Option<String>,
     now: i64,
 ) -> StoreResult<()> {
-    tx.execute(
-        "insert into domain_event (project_id, kind, severity, subject, detail, at) \
-         values ($1, $2, $3, $4, $5, $6)",
-        vals![project_id, kind, severity, subject, detail.clone(), now],
-    )
-    .await?;
+    past_event(tx, project_id, kind, severity, subject, detail.clone(), now).await?;
     if let (Some(kind), Ok(severity)) = (
         crate::logic::notify::EventKind::of_domain(kind),
         crate::logic::notify::Severity::parse(severity),
@@ -272,7 +254,27 @@ pub(super) async fn linked_event(
     Ok(())
 }
 
-/// [`event`] about a deployment, pointing to its page.
+/// Records an event on the project's timeline without telling anyone (history being
+/// imported happened long ago).
+pub(super) async fn past_event(
+    tx: &mut Tx,
+    project_id: i64,
+    kind: &str,
+    severity: &str,
+    subject: &str,
+    detail: Option<String>,
+    at: i64,
+) -> StoreResult<()> {
+    tx.execute(
+        "insert into domain_event (project_id, kind, severity, subject, detail, at) \
+         values ($1, $2, $3, $4, $5, $6)",
+        vals![project_id, kind, severity, subject, detail, at],
+    )
+    .await?;
+    Ok(())
+}
+
+/// [`linked_event`] about a deployment, pointing to its page.
 async fn deployment_event(
     tx: &mut Tx,
     row: &Row,

@@ -53,8 +53,11 @@ struct Route {
 fn routes(rules: Vec<RuleRow>, ev: &NewEvent, now: i64) -> Vec<Route> {
     let mut out: Vec<Route> = Vec::new();
     for r in rules {
-        let kinds = parse_kinds(&r.events).unwrap_or_default();
-        let min = Severity::parse(&r.min_severity).unwrap_or(Severity::Warning);
+        // A rule that cannot be read takes nothing (rather than everything).
+        let (Ok(kinds), Ok(min)) = (parse_kinds(&r.events), Severity::parse(&r.min_severity))
+        else {
+            continue;
+        };
         if ev.severity < min || !(kinds.is_empty() || kinds.contains(&ev.kind)) {
             continue;
         }
@@ -180,23 +183,30 @@ pub async fn raise(tx: &mut Tx, ev: &NewEvent, now: i64) -> StoreResult<Option<i
             .iter()
             .rev()
             .find(|(_, status, _)| status == DeliveryStatus::Pending.as_str());
-        let (status, at, carrier) = match (recent.first(), waiting) {
-            (_, Some((carrier, _, _))) => (DeliveryStatus::Grouped, r.next_at, Some(*carrier)),
-            (Some((_, _, first_at)), None) => (
+        // The waiting carrier takes this one unless a sender took it meanwhile (it counts the
+        // repeats it carries when it is claimed).
+        let carried = match waiting {
+            Some((carrier, _, _)) => {
+                let n = tx
+                    .execute(
+                        "update delivery set folded = folded + 1 \
+                         where delivery_id = $1 and status = 'pending'",
+                        vals![*carrier],
+                    )
+                    .await?;
+                (n > 0).then_some(*carrier)
+            }
+            None => None,
+        };
+        let (status, at) = match (carried, recent.first()) {
+            (Some(_), _) => (DeliveryStatus::Grouped, r.next_at),
+            (None, Some((_, _, first_at))) => (
                 DeliveryStatus::Pending,
                 r.next_at.max(first_at + r.window_ms),
-                None,
             ),
-            (None, None) => (DeliveryStatus::Pending, r.next_at, None),
+            (None, None) => (DeliveryStatus::Pending, r.next_at),
         };
-        insert_delivery(tx, id, r.channel, status, at, Some(&key), carrier, now).await?;
-        if let Some(carrier) = carrier {
-            tx.execute(
-                "update delivery set folded = folded + 1 where delivery_id = $1",
-                vals![carrier],
-            )
-            .await?;
-        }
+        insert_delivery(tx, id, r.channel, status, at, Some(&key), carried, now).await?;
     }
     Ok(Some(id))
 }
@@ -213,15 +223,20 @@ pub async fn raise_now(db: &Db, ev: &NewEvent) -> StoreResult<Option<i64>> {
 pub async fn send_test(db: &Db, channel_id: i64, by: &Requester) -> StoreResult<i64> {
     let now = now_ms();
     let mut tx = Tx::write(db).await?;
-    let found: Option<(String,)> = tx
+    let found: Option<(String, bool)> = tx
         .opt(
-            "select name from notify_channel where notify_channel_id = $1",
+            "select name, enabled from notify_channel where notify_channel_id = $1",
             vals![channel_id],
         )
         .await?;
-    let Some((name,)) = found else {
+    let Some((name, enabled)) = found else {
         return Err(StoreError::NotFound(format!("no channel {channel_id}")));
     };
+    if !enabled {
+        return Err(StoreError::Conflict(format!(
+            "the channel {name} is disabled: enable it to send a test"
+        )));
+    }
     let ev = NewEvent {
         project_id: None,
         kind: EventKind::Test,
@@ -259,6 +274,8 @@ pub struct Due {
     pub delivery_id: i64,
     /// This try's number: [`finish`] only records a result for the try that holds the lease.
     pub attempt: i64,
+    /// Tries since the last "retry now" (the wait before the next grows with it).
+    pub tries: i64,
     pub folded: i64,
     pub notification_id: i64,
     pub give_up_at: i64,
@@ -279,6 +296,7 @@ pub struct Due {
 struct DueRow {
     delivery_id: i64,
     attempts: i64,
+    retry_base: i64,
     folded: i64,
     notification_id: i64,
     give_up_at: i64,
@@ -300,9 +318,18 @@ fn map_of(text: &str) -> BTreeMap<String, String> {
 }
 
 /// Takes up to `limit` due deliveries for `lease_ms`: pending ones whose time has come, and
-/// those whose sender's lease ran out.
+/// those whose sender's lease ran out. A disabled channel's deliveries wait until it is
+/// enabled again (their day of tries still runs).
 pub async fn claim(db: &Db, now: i64, limit: i64, lease_ms: i64) -> StoreResult<Vec<Due>> {
     let mut tx = Tx::write(db).await?;
+    // Waiting past its day (a channel disabled meanwhile): failed, not sent late.
+    tx.execute(
+        "update delivery set status = 'failed', \
+         last_error = coalesce(last_error, 'not sent within a day') \
+         where status = 'pending' and give_up_at <= $1",
+        vals![now],
+    )
+    .await?;
     let skip = match tx.backend() {
         super::Backend::Postgres => " for update skip locked",
         super::Backend::Sqlite => "",
@@ -312,11 +339,13 @@ pub async fn claim(db: &Db, now: i64, limit: i64, lease_ms: i64) -> StoreResult<
             &format!(
                 "update delivery set status = 'sending', attempts = attempts + 1, \
                  lease_until = $2 where delivery_id in (select delivery_id from delivery \
-                 where (status = 'pending' and next_at <= $1) \
-                 or (status = 'sending' and lease_until < $1) \
+                 where ((status = 'pending' and next_at <= $1) \
+                 or (status = 'sending' and lease_until < $1)) \
+                 and notify_channel_id in (select notify_channel_id from notify_channel \
+                 where enabled = $4) \
                  order by next_at limit $3{skip}) returning delivery_id"
             ),
-            vals![now, now + lease_ms, limit],
+            vals![now, now + lease_ms, limit, true],
         )
         .await?;
     let mut due = Vec::with_capacity(taken.len());
@@ -324,6 +353,7 @@ pub async fn claim(db: &Db, now: i64, limit: i64, lease_ms: i64) -> StoreResult<
         let r: DueRow = tx
             .one(
                 "select d.delivery_id, cast(d.attempts as bigint) as attempts, \
+                 cast(d.retry_base as bigint) as retry_base, \
                  cast(d.folded as bigint) as folded, n.notification_id, d.give_up_at, \
                  p.slug as project, n.kind, n.severity, n.title, n.body, n.link, \
                  c.notify_channel_id, c.name as channel, c.kind as channel_kind, c.settings, \
@@ -337,6 +367,7 @@ pub async fn claim(db: &Db, now: i64, limit: i64, lease_ms: i64) -> StoreResult<
         due.push(Due {
             delivery_id: r.delivery_id,
             attempt: r.attempts,
+            tries: r.attempts - r.retry_base,
             folded: r.folded,
             notification_id: r.notification_id,
             give_up_at: r.give_up_at,
@@ -386,7 +417,7 @@ pub async fn finish(
     let (status, next_at, code, error, delivered_at) = match outcome {
         Outcome::Delivered { code } => (DeliveryStatus::Delivered, None, *code, None, Some(now)),
         Outcome::Retry { code, error } => {
-            let next = now + backoff(due.attempt);
+            let next = now + backoff(due.tries);
             if next >= due.give_up_at {
                 (
                     DeliveryStatus::Failed,
@@ -437,31 +468,40 @@ pub async fn finish(
 pub async fn retry_now(db: &Db, delivery_id: i64, by: &Requester) -> StoreResult<()> {
     let now = now_ms();
     let mut tx = Tx::write(db).await?;
-    let found: Option<(String, String)> = tx
+    let found: Option<(String, String, bool)> = tx
         .opt(
-            "select d.status, c.name from delivery d join notify_channel c \
+            "select d.status, c.name, c.enabled from delivery d join notify_channel c \
              on c.notify_channel_id = d.notify_channel_id where d.delivery_id = $1",
             vals![delivery_id],
         )
         .await?;
-    let Some((status, channel)) = found else {
+    let Some((status, channel, enabled)) = found else {
         return Err(StoreError::NotFound(format!("no delivery {delivery_id}")));
     };
-    match DeliveryStatus::parse(&status) {
-        Some(DeliveryStatus::Pending | DeliveryStatus::Failed) => {}
-        _ => {
-            return Err(StoreError::Conflict(format!(
-                "delivery {delivery_id} is {status}: only a pending or failed one can be retried"
-            )))
-        }
+    if !enabled {
+        return Err(StoreError::Conflict(format!(
+            "the channel {channel} is disabled: enable it, then retry"
+        )));
     }
-    // A fresh day of tries from now.
-    tx.execute(
-        "update delivery set status = 'pending', next_at = $1, give_up_at = $2, attempts = 0 \
-         where delivery_id = $3",
-        vals![now, now + GIVE_UP_MS, delivery_id],
-    )
-    .await?;
+    // A fresh day of tries from now, only from a state no sender holds (a claim may have
+    // committed since the read above).
+    let changed = tx
+        .execute(
+            "update delivery set status = 'pending', next_at = $1, give_up_at = $2, \
+             retry_base = attempts where delivery_id = $3 and status in ('pending', 'failed')",
+            vals![now, now + GIVE_UP_MS, delivery_id],
+        )
+        .await?;
+    if changed == 0 {
+        let now_status = if matches!(status.as_str(), "pending" | "failed") {
+            "being sent"
+        } else {
+            status.as_str()
+        };
+        return Err(StoreError::Conflict(format!(
+            "delivery {delivery_id} is {now_status}: only a pending or failed one can be retried"
+        )));
+    }
     tx.audit(&NewAuditEvent::new(
         &by.actor(),
         "notify.retry",

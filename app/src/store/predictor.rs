@@ -911,8 +911,8 @@ pub async fn open_model_alert(
             project_id,
             event_kind,
             "warning",
-            dedup_key,
-            Some(message.to_string()),
+            message,
+            None,
             Some("/calibration".into()),
             now,
         )

@@ -7,51 +7,67 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
+/// `text` without the channel's secrets and the path of `url` (a Slack webhook URL is a
+/// secret; a Telegram bot token is in the path): a receiver may echo them in its answer, which
+/// the delivery log shows.
+fn redact(text: &str, d: &Due, url: &str) -> String {
+    let mut out = text.to_string();
+    let path = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map(|(_, p)| p);
+    // The path first: it may hold a secret, and then would no longer match whole.
+    for secret in path
+        .into_iter()
+        .chain(d.secrets.values().map(String::as_str))
+    {
+        if secret.len() >= 4 {
+            out = out.replace(secret, "[redacted]");
+        }
+    }
+    out
+}
+
 /// What an answer means for the delivery: 2xx delivered; 408, 429 and 5xx tried again; other
 /// codes failed (the receiver refuses it and would go on refusing).
-fn judge(
-    res: Result<reqwest::Response, reqwest::Error>,
-) -> impl std::future::Future<Output = Outcome> {
-    async move {
-        match res {
-            Ok(r) => {
-                let code = r.status().as_u16() as i64;
-                if r.status().is_success() {
-                    return Outcome::Delivered { code: Some(code) };
+async fn judge(res: Result<reqwest::Response, reqwest::Error>, d: &Due, url: &str) -> Outcome {
+    match res {
+        Ok(r) => {
+            let code = r.status().as_u16() as i64;
+            if r.status().is_success() {
+                return Outcome::Delivered { code: Some(code) };
+            }
+            let text: String = r.text().await.unwrap_or_default().chars().take(300).collect();
+            let error = format!("HTTP {code}: {}", redact(&text, d, url));
+            if code == 408 || code == 429 || code >= 500 {
+                Outcome::Retry {
+                    code: Some(code),
+                    error,
                 }
-                let text: String = r
-                    .text()
-                    .await
-                    .unwrap_or_default()
-                    .chars()
-                    .take(200)
-                    .collect();
-                let error = format!("HTTP {code}: {text}");
-                if code == 408 || code == 429 || code >= 500 {
-                    Outcome::Retry {
-                        code: Some(code),
-                        error,
-                    }
-                } else {
-                    Outcome::Fail {
-                        code: Some(code),
-                        error,
-                    }
+            } else {
+                Outcome::Fail {
+                    code: Some(code),
+                    error,
                 }
             }
-            // Refused, reset, timed out: the receiver may be back later. The error's text can
-            // hold the URL; only its kind is kept.
-            Err(e) => Outcome::Retry {
-                code: None,
-                error: if e.is_timeout() {
-                    "timed out".into()
-                } else if e.is_connect() {
-                    "could not connect".into()
-                } else {
-                    "request failed".into()
-                },
-            },
         }
+        // A request that cannot be built (a header value with a line break) stays broken.
+        Err(e) if e.is_builder() => Outcome::Fail {
+            code: None,
+            error: "the request cannot be built from the channel's settings (a URL or header value is malformed)".into(),
+        },
+        // Refused, reset, timed out: the receiver may be back later. The error's text can
+        // hold the URL; only its kind is kept.
+        Err(e) => Outcome::Retry {
+            code: None,
+            error: if e.is_timeout() {
+                "timed out".into()
+            } else if e.is_connect() {
+                "could not connect".into()
+            } else {
+                "request failed".into()
+            },
+        },
     }
 }
 
@@ -74,6 +90,8 @@ pub async fn slack(client: &reqwest::Client, d: &Due, m: &Message) -> Outcome {
             .json(&body)
             .send()
             .await,
+        d,
+        url,
     )
     .await
 }
@@ -95,14 +113,8 @@ pub async fn telegram(client: &reqwest::Client, d: &Due, m: &Message) -> Outcome
         "text": format!("{}\n{}", m.subject, m.text),
         "disable_web_page_preview": true,
     });
-    judge(
-        client
-            .post(format!("{base}/bot{token}/sendMessage"))
-            .json(&body)
-            .send()
-            .await,
-    )
-    .await
+    let url = format!("{base}/bot{token}/sendMessage");
+    judge(client.post(&url).json(&body).send().await, d, &url).await
 }
 
 /// `sha256=<hex>` of the body under `key` (the GitHub webhook convention).
@@ -168,5 +180,5 @@ pub async fn webhook(client: &reqwest::Client, d: &Due, m: &Message) -> Outcome 
     if let Some(auth) = d.secrets.get("authorization") {
         req = req.header("authorization", auth);
     }
-    judge(req.body(body).send().await).await
+    judge(req.body(body).send().await, d, url).await
 }

@@ -60,20 +60,30 @@ pub fn message(d: &Due, public_url: &str) -> Message {
     Message { subject, text, url }
 }
 
-/// Sends one delivery and says how it went.
+/// Sends one delivery and says how it went, within [`SEND_TIMEOUT`] and a few seconds (an
+/// SMTP server's timeouts are per command).
 pub async fn send(client: &reqwest::Client, d: &Due, public_url: &str) -> Outcome {
     let m = message(d, public_url);
-    let sent = match d.channel_kind {
-        ChannelKind::Slack => http::slack(client, d, &m).await,
-        ChannelKind::Telegram => http::telegram(client, d, &m).await,
-        ChannelKind::Webhook => http::webhook(client, d, &m).await,
-        ChannelKind::Email => email::send(d, &m, SEND_TIMEOUT).await,
-        ChannelKind::Mqtt => mqtt::send(d, &m, SEND_TIMEOUT).await,
+    let sending = async {
+        match d.channel_kind {
+            ChannelKind::Slack => http::slack(client, d, &m).await,
+            ChannelKind::Telegram => http::telegram(client, d, &m).await,
+            ChannelKind::Webhook => http::webhook(client, d, &m).await,
+            ChannelKind::Email => email::send(d, &m, SEND_TIMEOUT).await,
+            ChannelKind::Mqtt => mqtt::send(d, &m, SEND_TIMEOUT).await,
+        }
     };
-    sent
+    match tokio::time::timeout(SEND_TIMEOUT + Duration::from_secs(5), sending).await {
+        Ok(outcome) => outcome,
+        Err(_) => Outcome::Retry {
+            code: None,
+            error: "timed out".into(),
+        },
+    }
 }
 
-/// Claims and sends due deliveries until none is due. Returns how many were sent.
+/// Claims and sends due deliveries until none is due; each answer is recorded as soon as it
+/// comes, well within the lease. Returns how many were tried.
 pub async fn drain(
     db: &Db,
     client: &reqwest::Client,
@@ -85,19 +95,19 @@ pub async fn drain(
         if due.is_empty() {
             return Ok(sent);
         }
-        let results = futures::future::join_all(due.iter().map(|d| async move {
+        sent += due.len();
+        futures::future::join_all(due.iter().map(|d| async move {
             let outcome = send(client, d, public_url).await;
-            (d, outcome)
-        }))
-        .await;
-        for (d, outcome) in results {
             if let Outcome::Retry { error, .. } | Outcome::Fail { error, .. } = &outcome {
                 // The channel's name and the error, never its URL or secret.
                 tracing::warn!(channel = %d.channel, delivery = d.delivery_id, %error, "notification not delivered");
             }
-            notify::finish(db, d, &outcome, now_ms()).await?;
-            sent += 1;
-        }
+            // Not recorded (the database is away): the lease runs out and it is tried again.
+            if let Err(e) = notify::finish(db, d, &outcome, now_ms()).await {
+                tracing::warn!(delivery = d.delivery_id, error = %e, "could not record a delivery's answer");
+            }
+        }))
+        .await;
     }
 }
 

@@ -56,15 +56,17 @@ impl Recorder {
                  uri: axum::http::Uri,
                  headers: HeaderMap,
                  body: Bytes| async move {
-                    let delay = *rec.delay.lock().unwrap();
-                    tokio::time::sleep(delay).await;
                     rec.got.lock().unwrap().push(Received {
                         path: uri.path().to_string(),
                         headers,
                         body: String::from_utf8_lossy(&body).into_owned(),
                     });
+                    let delay = *rec.delay.lock().unwrap();
+                    tokio::time::sleep(delay).await;
                     let code = *rec.status.lock().unwrap();
-                    (StatusCode::from_u16(code).unwrap(), "ok")
+                    // Echoes the path, as some servers do in their error pages.
+                    let answer = format!("no route for {}", uri.path());
+                    (StatusCode::from_u16(code).unwrap(), answer)
                 },
             )
             .with_state(rec.clone());
@@ -122,9 +124,10 @@ const PUBLIC: &str = "https://gatehouse.example.com";
 
 #[tokio::test]
 async fn deliveries_are_routed_signed_retried_and_survive_the_sender() {
-    let (rec, base) = Recorder::start().await;
     for backend in backends().await {
         let label = backend.label;
+        // A receiver per backend: a late request of one run cannot land in the other's.
+        let (rec, base) = Recorder::start().await;
         let (db, _) = project_with_token(&backend, "shop", &[Scope::Read]).await;
         let (shop,): (i64,) =
             sqlx_one(&db, "select project_id from project where slug = 'shop'").await;
@@ -514,6 +517,74 @@ async fn deliveries_are_routed_signed_retried_and_survive_the_sender() {
             .unwrap();
         assert_eq!(h.secrets_set, vec!["hmac_key"], "{label}");
         rec.take();
+
+        // A receiver that echoes the request's path (which holds Telegram's bot token) does
+        // not get the token into the log.
+        rec.answer(404);
+        let test = notify::send_test(&db, telegram, &admin()).await.unwrap();
+        drain(&db, &client, PUBLIC).await.unwrap();
+        let e = log_of(&db, telegram)
+            .await
+            .into_iter()
+            .find(|e| e.id == test)
+            .unwrap();
+        assert_eq!(
+            (e.status, e.last_code),
+            (DeliveryStatus::Failed, Some(404)),
+            "{label}"
+        );
+        let error = e.last_error.unwrap();
+        assert!(
+            error.contains("no route for /[redacted]") && !error.contains("123:ABC"),
+            "{label}: {error}"
+        );
+
+        // A disabled channel takes no test and no retry; what waits for it is not sent.
+        notify::update_channel(
+            &db,
+            telegram,
+            &map(&[("chat_id", "-100200"), ("base_url", &base)]),
+            &map(&[]),
+            &[],
+            false,
+            &admin(),
+        )
+        .await
+        .unwrap();
+        let e = notify::send_test(&db, telegram, &admin())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Conflict(m) if m.contains("disabled")),
+            "{label}: {e}"
+        );
+        let e = notify::retry_now(&db, test, &admin()).await.unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Conflict(m) if m.contains("disabled")),
+            "{label}: {e}"
+        );
+        // Credentials in a shown URL, and MQTT wildcards, are refused.
+        for (kind, settings, wants) in [
+            (
+                ChannelKind::Webhook,
+                map(&[("url", "https://user:pw@example.com/x")]),
+                "no user or password",
+            ),
+            (
+                ChannelKind::Mqtt,
+                map(&[("host", "broker"), ("topic", "gatehouse/#")]),
+                "wildcards",
+            ),
+        ] {
+            let e = notify::create_channel(&db, "bad", kind, &settings, &map(&[]), &admin())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&e, StoreError::Invalid(m) if m.contains(wants)),
+                "{label}: {e}"
+            );
+        }
+        rec.take();
     }
 }
 
@@ -647,6 +718,12 @@ async fn quiet_hours_hold_grouping_folds_and_replicas_never_share_a_delivery() {
                 .unwrap()
                 .is_empty(),
             "{label}: leased"
+        );
+        // "Retry now" cannot take a delivery a sender holds.
+        let e = notify::retry_now(&db, ids[0], &admin()).await.unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Conflict(m) if m.contains("is sending")),
+            "{label}: {e}"
         );
         let again = notify::claim(&db, now + 61_000, 10, 60_000).await.unwrap();
         let mut again_ids: Vec<i64> = again.iter().map(|d| d.delivery_id).collect();
@@ -834,8 +911,11 @@ async fn the_deployment_state_machine_raises_notifications_with_links() {
             .unwrap();
         let got = rec.take();
         assert_eq!(got.len(), 2, "{label}");
-        let v: serde_json::Value = serde_json::from_str(&got[1].body).unwrap();
-        assert_eq!(v["kind"], "approval.requested", "{label}");
+        let v: serde_json::Value = got
+            .iter()
+            .map(|r| serde_json::from_str::<serde_json::Value>(&r.body).unwrap())
+            .find(|v| v["kind"] == "approval.requested")
+            .unwrap();
         assert_eq!(v["url"], format!("{PUBLIC}/deployments/{id}"), "{label}");
         // A change that fails after raising keeps nothing: the notification lives and dies with
         // the transaction of its event.
@@ -913,24 +993,27 @@ async fn admins_manage_channels_in_the_browser_and_viewers_cannot() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-    let res = admin_client
-        .post(app.url("/api/notify/rule-create"))
-        .form(&[
-            ("channel_id", id.to_string().as_str()),
-            ("project", ""),
-            ("min_severity", "info"),
-            ("quiet_from", "25:00"),
-            ("quiet_to", "07:00"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 422);
-    assert!(res
-        .text()
-        .await
-        .unwrap()
-        .contains("quiet from: a time of day"));
+    for (from, to, wants) in [
+        ("25:00", "07:00", "quiet from: a time of day"),
+        ("07:00", "07:00", "the same time"),
+        ("22:00", "", "give both"),
+    ] {
+        let res = admin_client
+            .post(app.url("/api/notify/rule-create"))
+            .form(&[
+                ("channel_id", id.to_string().as_str()),
+                ("project", ""),
+                ("min_severity", "info"),
+                ("quiet_from", from),
+                ("quiet_to", to),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 422);
+        let text = res.text().await.unwrap();
+        assert!(text.contains(wants), "{text}");
+    }
     let res = admin_client
         .post(app.url("/api/notify/channel-test"))
         .form(&[("id", id.to_string())])
@@ -1143,7 +1226,7 @@ async fn email_goes_over_starttls_and_mqtt_reaches_the_broker() {
         )
         .await
         .unwrap();
-        // The same server without the CA: the certificate is not trusted, and that is final.
+        // The same server without the CA: the certificate is not trusted, and nothing is sent.
         let untrusting = notify::create_channel(
             &db,
             "mail-no-ca",
