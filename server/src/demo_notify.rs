@@ -96,7 +96,7 @@ const CHANNELS: &[DemoChannel] = &[
         kind: ChannelKind::Webhook,
         settings: &[
             ("url", "https://api.github.com/repos/acme/shop/dispatches"),
-            ("template", "{\"event_type\": \"gatehouse.{{kind}}\", \"client_payload\": {\"delivery\": {{id}}, \"project\": \"{{project}}\", \"title\": \"{{title}}\", \"url\": \"{{url}}\"}}"),
+            ("template", "{\"event_type\": \"gatehouse.{{kind}}\", \"client_payload\": {\"delivery\": \"{{id}}\", \"project\": \"{{project}}\", \"title\": \"{{title}}\", \"url\": \"{{url}}\"}}"),
         ],
         secrets: &[
             ("authorization", "Bearer demo-placeholder-token"),

@@ -1341,3 +1341,23 @@ impl Drop for Kill {
         let _ = self.0.wait();
     }
 }
+
+/// The demo's channels are valid for their kinds, routed, and left disabled, on both backends.
+#[tokio::test]
+async fn the_demo_channels_are_valid_routed_and_disabled() {
+    for backend in backends().await {
+        let label = backend.label;
+        let (db, _) = project_with_token(&backend, "shop", &[Scope::Read]).await;
+        let (_, _) = project_with_token(&backend, "payments", &[Scope::Read]).await;
+        gatehouse_server::demo_notify::generate(&db, now_ms())
+            .await
+            .unwrap();
+        let channels = notify::channels(&db).await.unwrap();
+        assert_eq!(channels.len(), 6, "{label}");
+        assert!(channels.iter().all(|c| !c.enabled), "{label}");
+        let kinds: std::collections::BTreeSet<&str> =
+            channels.iter().map(|c| c.kind.as_str()).collect();
+        assert_eq!(kinds.len(), 5, "{label}: every kind of channel");
+        assert_eq!(notify::rules(&db).await.unwrap().len(), 6, "{label}");
+    }
+}
