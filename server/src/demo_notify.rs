@@ -198,11 +198,14 @@ pub async fn generate(db: &Db, now: i64) -> Result<usize, StoreError> {
         let mut tx = Tx::write(db).await?;
         notify::raise(&mut tx, &ev, at).await?;
         tx.commit().await?;
-        // What was due by a few seconds later goes out then (held and retried ones later).
-        for due in notify::claim(db, at + 5_000, 100, 60_000).await? {
-            let name = names.get(&due.channel_id).copied().unwrap_or("");
-            n += 1;
-            notify::finish(db, &due, &answer(name, due.attempt, n), at + 6_000).await?;
+        // What was due by a few seconds later goes out then, and a retry after its first wait
+        // (held ones go when their quiet hours end, at a later event's turn).
+        for (claim_at, answer_at) in [(at + 5_000, at + 6_000), (at + 17_000, at + 18_000)] {
+            for due in notify::claim(db, claim_at, 100, 60_000).await? {
+                let name = names.get(&due.channel_id).copied().unwrap_or("");
+                n += 1;
+                notify::finish(db, &due, &answer(name, due.attempt, n), answer_at).await?;
+            }
         }
     }
     // The rest that came due since (retries, the end of quiet hours).

@@ -325,7 +325,7 @@ pub async fn claim(db: &Db, now: i64, limit: i64, lease_ms: i64) -> StoreResult<
     // Waiting past its day (a channel disabled meanwhile): failed, not sent late.
     tx.execute(
         "update delivery set status = 'failed', \
-         last_error = coalesce(last_error, 'not sent within a day') \
+         last_error = 'not sent within a day' || coalesce('; last answer: ' || last_error, '') \
          where status = 'pending' and give_up_at <= $1",
         vals![now],
     )

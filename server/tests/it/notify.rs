@@ -1359,5 +1359,46 @@ async fn the_demo_channels_are_valid_routed_and_disabled() {
             channels.iter().map(|c| c.kind.as_str()).collect();
         assert_eq!(kinds.len(), 5, "{label}: every kind of channel");
         assert_eq!(notify::rules(&db).await.unwrap().len(), 6, "{label}");
+        // A delivery left waiting past its day fails, saying why and what it last heard.
+        let (shop,): (i64,) =
+            sqlx_one(&db, "select project_id from project where slug = 'shop'").await;
+        let hook = notify::create_channel(
+            &db,
+            "late",
+            ChannelKind::Webhook,
+            &map(&[("url", "http://127.0.0.1:9/late")]),
+            &map(&[]),
+            &admin(),
+        )
+        .await
+        .unwrap();
+        notify::create_rule(&db, &rule(hook, &[], Severity::Info), &admin())
+            .await
+            .unwrap();
+        let at = now_ms() - 2 * 86_400_000;
+        let mut tx = app::store::tx::Tx::write(&db).await.unwrap();
+        let ev = event(Some(shop), EventKind::GateFailed, Severity::Warning, "old");
+        notify::raise(&mut tx, &ev, at).await.unwrap();
+        tx.commit().await.unwrap();
+        let due = notify::claim(&db, at, 10, 60_000).await.unwrap();
+        let retry = Outcome::Retry {
+            code: Some(503),
+            error: "HTTP 503: busy".into(),
+        };
+        notify::finish(&db, &due[0], &retry, at).await.unwrap();
+        assert!(
+            notify::claim(&db, now_ms(), 10, 60_000)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{label}"
+        );
+        let e = &log_of(&db, hook).await[0];
+        assert_eq!(e.status, DeliveryStatus::Failed, "{label}");
+        assert_eq!(
+            e.last_error.as_deref(),
+            Some("not sent within a day; last answer: HTTP 503: busy"),
+            "{label}"
+        );
     }
 }
