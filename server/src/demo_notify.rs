@@ -123,8 +123,12 @@ fn answer(channel: &str, attempt: i64, n: usize) -> Outcome {
     }
 }
 
-/// Creates the channels and rules and a week of deliveries; returns how many deliveries.
+/// Creates the channels and rules and a week of deliveries; returns how many deliveries. A
+/// database that has channels already is left alone (its outbox is not the demo's to answer).
 pub async fn generate(db: &Db, now: i64) -> Result<usize, StoreError> {
+    if !notify::channels(db).await?.is_empty() {
+        return Ok(0);
+    }
     let by = Requester {
         user_id: None,
         name: "demo".into(),
@@ -163,7 +167,12 @@ pub async fn generate(db: &Db, now: i64) -> Result<usize, StoreError> {
         },
     )
     .await?;
-    recent.retain(|d| d.finished_at.is_some_and(|f| f > now - 7 * 86_400_000));
+    // Finished a day ago or earlier: everything they raise has come due by now (quiet hours
+    // last at most a day), so no demo delivery is left waiting for a real receiver.
+    recent.retain(|d| {
+        d.finished_at
+            .is_some_and(|f| f > now - 7 * 86_400_000 && f < now - 86_400_000)
+    });
     recent.sort_by_key(|d| d.finished_at);
     let ids_of: BTreeMap<String, i64> = projects::list(db)
         .await?
@@ -208,11 +217,14 @@ pub async fn generate(db: &Db, now: i64) -> Result<usize, StoreError> {
             }
         }
     }
-    // The rest that came due since (retries, the end of quiet hours).
-    for due in notify::claim(db, now - 60_000, 500, 60_000).await? {
-        let name = names.get(&due.channel_id).copied().unwrap_or("");
-        n += 1;
-        notify::finish(db, &due, &answer(name, due.attempt, n), now - 59_000).await?;
+    // The rest that came due since (the end of quiet hours, grouped repeats), and their
+    // retries.
+    for (claim_at, answer_at) in [(now - 60_000, now - 59_000), (now - 30_000, now - 29_000)] {
+        for due in notify::claim(db, claim_at, 500, 60_000).await? {
+            let name = names.get(&due.channel_id).copied().unwrap_or("");
+            n += 1;
+            notify::finish(db, &due, &answer(name, due.attempt, n), answer_at).await?;
+        }
     }
     for (id, c) in ids.iter().zip(CHANNELS) {
         notify::update_channel(db, *id, &map(c.settings), &BTreeMap::new(), &[], false, &by)

@@ -324,9 +324,11 @@ pub async fn claim(db: &Db, now: i64, limit: i64, lease_ms: i64) -> StoreResult<
     let mut tx = Tx::write(db).await?;
     // Waiting past its day (a channel disabled meanwhile): failed, not sent late.
     tx.execute(
-        "update delivery set status = 'failed', \
-         last_error = 'not sent within a day' || coalesce('; last answer: ' || last_error, '') \
-         where status = 'pending' and give_up_at <= $1",
+        "update delivery set status = 'failed', lease_until = null, last_error = case \
+         when last_error like 'not sent within a day%' then last_error \
+         else substr('not sent within a day' || coalesce('; last answer: ' || last_error, ''), 1, 500) \
+         end where give_up_at <= $1 \
+         and (status = 'pending' or (status = 'sending' and lease_until < $1))",
         vals![now],
     )
     .await?;

@@ -7,25 +7,46 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
-/// `text` without the channel's secrets and the path of `url` (a Slack webhook URL is a
-/// secret; a Telegram bot token is in the path): a receiver may echo them in its answer, which
-/// the delivery log shows.
+/// `text` without the channel's secrets and the path and query of `url` (a Slack webhook URL
+/// is a secret; a Telegram bot token is in the path): a receiver may echo them in its answer,
+/// which the delivery log shows. Each is also matched JSON-escaped and percent-encoded, and a
+/// secret's long words alone (the token of `Bearer <token>`).
 fn redact(text: &str, d: &Due, url: &str) -> String {
-    let mut out = text.to_string();
-    let path = url
-        .split_once("://")
-        .and_then(|(_, rest)| rest.split_once('/'))
-        .map(|(_, p)| p);
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let tail = rest.find(['/', '?']).map(|i| &rest[i + 1..]);
+    let mut needles: Vec<String> = Vec::new();
     // The path first: it may hold a secret, and then would no longer match whole.
-    for secret in path
+    for secret in tail
         .into_iter()
         .chain(d.secrets.values().map(String::as_str))
     {
-        if secret.len() >= 4 {
-            out = out.replace(secret, "[redacted]");
+        let words = secret.split_whitespace().filter(|w| w.len() >= 8);
+        for s in std::iter::once(secret).chain(words) {
+            if s.len() >= 4 {
+                needles.push(s.to_string());
+                needles.push(s.replace('/', "\\/"));
+                needles.push(s.replace(':', "%3A"));
+            }
         }
     }
+    let mut out = text.to_string();
+    for n in needles {
+        out = out.replace(&n, "[redacted]");
+    }
     out
+}
+
+/// Up to `limit` bytes of an answer's body, as text.
+async fn read_some(mut r: reqwest::Response, limit: usize) -> String {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = r.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= limit {
+            body.truncate(limit);
+            break;
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// What an answer means for the delivery: 2xx delivered; 408, 429 and 5xx tried again; other
@@ -37,8 +58,10 @@ async fn judge(res: Result<reqwest::Response, reqwest::Error>, d: &Due, url: &st
             if r.status().is_success() {
                 return Outcome::Delivered { code: Some(code) };
             }
-            let text: String = r.text().await.unwrap_or_default().chars().take(300).collect();
-            let error = format!("HTTP {code}: {}", redact(&text, d, url));
+            // Redacted whole, then cut: a secret across the cut would half survive.
+            let text = read_some(r, 64 * 1024).await;
+            let text: String = redact(&text, d, url).chars().take(300).collect();
+            let error = format!("HTTP {code}: {text}");
             if code == 408 || code == 429 || code >= 500 {
                 Outcome::Retry {
                     code: Some(code),

@@ -748,6 +748,53 @@ async fn quiet_hours_hold_grouping_folds_and_replicas_never_share_a_delivery() {
             DeliveryStatus::Sending,
             "{label}: the stale try recorded nothing"
         );
+        // The later try answers 503; "retry now"; a third try is claimed. The first, dead
+        // sender's answer still records nothing: tries are counted on, never reset.
+        let second = again
+            .iter()
+            .find(|d| d.delivery_id == first[0].delivery_id)
+            .unwrap()
+            .clone();
+        let second = &second;
+        let busy = Outcome::Retry {
+            code: Some(503),
+            error: "HTTP 503: busy".into(),
+        };
+        notify::finish(&db, second, &busy, now + 62_000)
+            .await
+            .unwrap();
+        notify::retry_now(&db, second.delivery_id, &admin())
+            .await
+            .unwrap();
+        let third = notify::claim(&db, now + 62_000, 10, 60_000).await.unwrap();
+        let third: Vec<_> = third
+            .into_iter()
+            .filter(|d| d.delivery_id == second.delivery_id)
+            .collect();
+        assert_eq!((third[0].attempt, third[0].tries), (3, 1), "{label}");
+        notify::finish(
+            &db,
+            &first[0],
+            &Outcome::Delivered { code: Some(200) },
+            now + 63_000,
+        )
+        .await
+        .unwrap();
+        let e = log_of(&db, first[0].channel_id)
+            .await
+            .into_iter()
+            .find(|e| e.id == first[0].delivery_id)
+            .unwrap();
+        assert_eq!(
+            e.status,
+            DeliveryStatus::Sending,
+            "{label}: still the third try's"
+        );
+        let again: Vec<_> = again
+            .into_iter()
+            .filter(|d| d.delivery_id != second.delivery_id)
+            .chain(third)
+            .collect();
         for d in &again {
             notify::finish(
                 &db,
