@@ -120,6 +120,14 @@ async fn log_of(db: &Db, channel: i64) -> Vec<DeliveryEntry> {
         .unwrap()
 }
 
+/// One delivery of a channel's log.
+async fn entry(db: &Db, channel: i64, id: i64) -> DeliveryEntry {
+    let log = log_of(db, channel).await;
+    log.into_iter()
+        .find(|e| e.id == id)
+        .expect("the delivery is in its channel's log")
+}
+
 const PUBLIC: &str = "https://gatehouse.example.com";
 
 #[tokio::test]
@@ -523,11 +531,7 @@ async fn deliveries_are_routed_signed_retried_and_survive_the_sender() {
         rec.answer(404);
         let test = notify::send_test(&db, telegram, &admin()).await.unwrap();
         drain(&db, &client, PUBLIC).await.unwrap();
-        let e = log_of(&db, telegram)
-            .await
-            .into_iter()
-            .find(|e| e.id == test)
-            .unwrap();
+        let e = entry(&db, telegram, test).await;
         assert_eq!(
             (e.status, e.last_code),
             (DeliveryStatus::Failed, Some(404)),
@@ -738,11 +742,7 @@ async fn quiet_hours_hold_grouping_folds_and_replicas_never_share_a_delivery() {
         )
         .await
         .unwrap();
-        let e = log_of(&db, first[0].channel_id)
-            .await
-            .into_iter()
-            .find(|e| e.id == first[0].delivery_id)
-            .unwrap();
+        let e = entry(&db, first[0].channel_id, first[0].delivery_id).await;
         assert_eq!(
             e.status,
             DeliveryStatus::Sending,
@@ -780,11 +780,7 @@ async fn quiet_hours_hold_grouping_folds_and_replicas_never_share_a_delivery() {
         )
         .await
         .unwrap();
-        let e = log_of(&db, first[0].channel_id)
-            .await
-            .into_iter()
-            .find(|e| e.id == first[0].delivery_id)
-            .unwrap();
+        let e = entry(&db, first[0].channel_id, first[0].delivery_id).await;
         assert_eq!(
             e.status,
             DeliveryStatus::Sending,
@@ -805,11 +801,7 @@ async fn quiet_hours_hold_grouping_folds_and_replicas_never_share_a_delivery() {
             .await
             .unwrap();
         }
-        let e = log_of(&db, first[0].channel_id)
-            .await
-            .into_iter()
-            .find(|e| e.id == first[0].delivery_id)
-            .unwrap();
+        let e = entry(&db, first[0].channel_id, first[0].delivery_id).await;
         assert_eq!(e.status, DeliveryStatus::Delivered, "{label}");
 
         // Two more alerts within the ten minutes after the first went: they wait for the
