@@ -160,6 +160,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/audit") view=AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/notifications") view=NotifyPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/projects") view=ProjectsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/retention") view=RetentionPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/environments") view=RulesPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>

@@ -53,6 +53,21 @@ pub enum Command {
         #[arg(long, default_value_t = 5)]
         interval: u64,
     },
+    /// Purge data past its retention now (the server does it hourly).
+    Purge,
+    /// Write a backup of the database to a new file (SQLite: an online copy; Postgres: a
+    /// pg_dump archive). The server may keep running.
+    Backup {
+        /// The file to write; it must not exist.
+        file: std::path::PathBuf,
+    },
+    /// Replace the database with a backup (stop the servers first). A database that holds
+    /// data is replaced only with --force.
+    Restore {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
     /// Load the deterministic demo data set into the database.
     DemoData {
         /// Multiplies the generated history (benchmarks use large scales).
@@ -199,6 +214,42 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             let d = crate::push::wait(&target, deployment, wait_timeout, interval).await?;
             println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
             println!("go");
+        }
+        Command::Purge => {
+            let db = crate::connect(&settings).await?;
+            let report = app::store::retention::purge(
+                &db,
+                app::store::now_ms(),
+                app::store::retention::PurgePace::default(),
+                &app::store::deployments::Requester {
+                    user_id: None,
+                    name: "cli".into(),
+                    ip: None,
+                },
+            )
+            .await?;
+            for (kind, n) in &report.purged {
+                println!("{}\t{n}", kind.key());
+            }
+            println!(
+                "purged {} rows in {} batches ({} ms; longest batch {} ms)",
+                report.total(),
+                report.batches,
+                report.took_ms,
+                report.longest_batch_ms
+            );
+        }
+        Command::Backup { file } => {
+            let line = crate::backup::backup_cmd(&settings, &file)
+                .await
+                .map_err(|e| CliError::Usage(format!("backup: {e}")))?;
+            println!("{line}");
+        }
+        Command::Restore { file, force } => {
+            let line = crate::backup::restore_cmd(&settings, &file, force)
+                .await
+                .map_err(|e| CliError::Usage(format!("restore: {e}")))?;
+            println!("{line}");
         }
         Command::Migrate => {
             crate::connect(&settings).await?;

@@ -222,6 +222,27 @@ pub async fn generate(db: &Db, rng: &mut StdRng, now: i64) -> Result<usize, Stor
             )
             .await?;
             written += 1;
+            // What CI built for the release: retention keeps these 30 days after the last
+            // staging deployment, 90 after the last production one, and always for the live
+            // release and its rollback target.
+            deploy_views::attach_artifacts(
+                db,
+                slug,
+                &v,
+                &[
+                    (
+                        "container_image".into(),
+                        format!("{slug}:{v}"),
+                        format!("https://registry.example.com/{slug}:{v}"),
+                    ),
+                    (
+                        "sbom".into(),
+                        "SBOM (CycloneDX)".into(),
+                        format!("https://artifacts.example.com/{slug}/{v}/sbom.json"),
+                    ),
+                ],
+            )
+            .await?;
             if !staging_ok {
                 continue;
             }

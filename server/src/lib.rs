@@ -3,6 +3,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -226,6 +227,7 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         .clone()
         .unwrap_or_else(|| format!("http://{}", settings.addr));
     let _outbox = notify::spawn_outbox(db.clone(), public_url);
+    let _retention = jobs::spawn_retention(db.clone(), jobs::instance_name(settings.addr));
     let app = router(state, &settings);
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await

@@ -10,6 +10,7 @@ pub mod notify;
 pub mod plans;
 pub mod predictor;
 pub mod projects;
+pub mod retention;
 pub mod runs;
 pub mod session;
 pub mod test_history;

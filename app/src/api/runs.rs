@@ -28,15 +28,19 @@ pub async fn get_run(id: i64) -> Result<RunDetail, AppError> {
     let (state, _) = require(Role::Viewer).await?;
     respond(
         async {
-            let run = runs::get(&state.db, id)
-                .await?
-                .ok_or_else(|| AppError::NotFound(format!("there is no run {id}")))?;
+            let run = runs::get(&state.db, id).await?.ok_or_else(|| {
+                AppError::NotFound(format!(
+                    "there is no run {id} (runs past their retention are purged)"
+                ))
+            })?;
             let project = projects::get(&state.db, &run.project).await?;
             let (problem_cases, more_problems) =
                 runs::problem_cases(&state.db, id, PROBLEM_CASES_SHOWN).await?;
             let reports = runs::report_count(&state.db, id).await?;
             let risk = crate::store::predictor::run_risk(&state.db, id).await?;
+            let detail_purged_at = crate::store::retention::detail_purged_at(&state.db, id).await?;
             Ok(RunDetail {
+                detail_purged_at,
                 risk,
                 run,
                 repository_url: project.and_then(|p| p.repository_url),

@@ -8,6 +8,7 @@ pub mod notify;
 pub mod plan;
 pub mod predictor;
 pub mod project;
+pub mod retention;
 pub mod run;
 pub mod user;
 
@@ -19,5 +20,6 @@ pub use notify::*;
 pub use plan::*;
 pub use predictor::*;
 pub use project::*;
+pub use retention::*;
 pub use run::*;
 pub use user::*;

@@ -398,6 +398,8 @@ pub struct RunDetail {
     pub reports: i64,
     /// The failure-risk score the run got when it started, with the features behind it.
     pub risk: Option<crate::model::RunRisk>,
+    /// When retention purged the run's failure output and per-file coverage.
+    pub detail_purged_at: Option<i64>,
 }
 
 /// Why and by whom a test is quarantined: its failures stay visible but are not held against

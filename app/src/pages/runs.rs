@@ -313,6 +313,11 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                 {detail.problem_cases.into_iter().map(|c| view! { <CaseItem case=c/> }).collect_view()}
             </ul>
             {(detail.more_problems > 0).then(|| view! { <p class="muted">"and " {detail.more_problems} " more"</p> })}
+            {detail.detail_purged_at.map(|at| view! {
+                <p class="muted small" id="detail-purged">
+                    {format!("Failure output and per-file coverage were purged on {} (retention of CI artifacts).", crate::logic::time::format_utc(at))}
+                </p>
+            })}
         </section>
     }
 }

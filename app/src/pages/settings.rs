@@ -28,6 +28,10 @@ pub fn SettingsPage() -> impl IntoView {
                     <h2>"Notifications"</h2>
                     <p>"Slack, Telegram, email, MQTT and webhook channels, routing rules, quiet hours, and the delivery log."</p>
                 </a>
+                <a class="panel card-link" href="/settings/retention">
+                    <h2>"Retention"</h2>
+                    <p>"How long runs, artifacts, health samples, notifications and logs are kept, and the purges."</p>
+                </a>
                 <a class="panel card-link" href="/settings/audit">
                     <h2>"Audit log"</h2>
                     <p>"Who did what and when: sign-ins, failed sign-ins, user changes."</p>

@@ -518,6 +518,31 @@ pub async fn github_deployment(
     Ok(Some((id, state)))
 }
 
+/// Links artifacts (kind, name, URL) to a release that has none yet, as imported history
+/// carries them; returns how many were added.
+pub async fn attach_artifacts(
+    db: &Db,
+    project: &str,
+    version: &str,
+    artifacts: &[(String, String, String)],
+) -> StoreResult<u64> {
+    let mut tx = Tx::write(db).await?;
+    let mut added = 0;
+    for (kind, name, url) in artifacts {
+        added += tx
+            .execute(
+                "insert into release_artifact (release_id, kind, name, url) \
+                 select r.release_id, $3, $4, $5 from release r join project p on p.project_id = r.project_id \
+                 where p.slug = $1 and r.version = $2 and not exists \
+                 (select 1 from release_artifact a where a.release_id = r.release_id and a.kind = $3 and a.name = $4)",
+                vals![project, version, kind, name, url],
+            )
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(added)
+}
+
 /// Writes a finished deployment with its own times (demo history, GitHub deployments), with
 /// the release (created on first sight), approvals by known users, transitions as they
 /// happened, health samples and, for a rollback, the deployment it replaced. Idempotent by

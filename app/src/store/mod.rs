@@ -15,6 +15,7 @@ pub mod notify;
 pub mod plans;
 pub mod predictor;
 pub mod projects;
+pub mod retention;
 pub mod runs;
 pub mod score_cache;
 pub mod sessions;
@@ -207,6 +208,75 @@ impl Db {
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)
     }
+}
+
+/// The number of rows in `table` (a name from the schema: letters and underscores only).
+pub async fn count_rows(db: &Db, table: &str) -> StoreResult<i64> {
+    if !table.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+        return Err(StoreError::Invalid(format!("no table named `{table}`")));
+    }
+    let sql = format!("select count(*) from {table}");
+    on_pool!(db, pool => {
+        let (n,): (i64,) = sqlx::query_as(&sql).fetch_one(pool).await?;
+        Ok(n)
+    })
+}
+
+/// Whether the database holds anything people made: projects or runs.
+pub async fn holds_data(db: &Db) -> StoreResult<bool> {
+    match count_rows(db, "project").await {
+        Ok(n) => Ok(n > 0),
+        // A database before its first migration has no such table: nothing to lose.
+        Err(StoreError::Other(m))
+            if m.contains("no such table") || m.contains("does not exist") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// SQLite's `VACUUM INTO`: a consistent copy of the database in a new file, taken while
+/// other connections keep reading and writing.
+pub async fn vacuum_into(db: &Db, path: &str) -> StoreResult<()> {
+    match db {
+        Db::Sqlite(pool) => {
+            sqlx::query("vacuum into $1")
+                .bind(path)
+                .execute(pool)
+                .await?;
+            Ok(())
+        }
+        Db::Postgres(_) => Err(StoreError::Invalid(
+            "VACUUM INTO is SQLite's; back up Postgres with pg_dump".into(),
+        )),
+    }
+}
+
+/// SQLite's `pragma integrity_check` of the file at `path`, opened read-only: None when the
+/// file is sound, else what is wrong.
+pub async fn integrity_check_file(path: &std::path::Path) -> StoreResult<Option<String>> {
+    use sqlx::Connection;
+    let opts = SqliteConnectOptions::new().filename(path).read_only(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&opts).await?;
+    let rows: Vec<(String,)> = sqlx::query_as("pragma integrity_check")
+        .fetch_all(&mut conn)
+        .await?;
+    let migrated: (i64,) = sqlx::query_as(
+        "select count(*) from sqlite_master where type = 'table' and name = '_sqlx_migrations'",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    conn.close().await?;
+    let mut problems: Vec<String> = rows
+        .into_iter()
+        .map(|r| r.0)
+        .filter(|r| r != "ok")
+        .collect();
+    if migrated.0 == 0 {
+        problems.push("not a Gatehouse database (no migrations table)".into());
+    }
+    Ok((!problems.is_empty()).then(|| problems.join("; ")))
 }
 
 /// How a backend opens a transaction that will write.

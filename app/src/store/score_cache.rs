@@ -9,7 +9,8 @@
 //! up with one indexed read of the rows stamped after `r`; on a busy project that is a
 //! handful of rows. Each server replica keeps its own copy and asks the database every time,
 //! so replicas never serve each other's stale rows. Deleting predictions must go through a
-//! stamped change too (a copy only learns what is stamped).
+//! stamped change too (a copy only learns what is stamped), or move the version's `epoch`
+//! (the retention purge does): a copy made at another epoch is read again in full.
 
 use super::tx::Tx;
 use super::{Db, StoreResult};
@@ -24,6 +25,7 @@ const MAX_ENTRIES: usize = 32;
 
 struct Entry {
     db: Weak<dyn Any + Send + Sync>,
+    epoch: i64,
     rev: i64,
     rows: Arc<Vec<ScoredRun>>,
     used: u64,
@@ -46,19 +48,30 @@ fn order(a: &ScoredRun, b: &ScoredRun) -> std::cmp::Ordering {
 pub async fn finished(db: &Db, model_id: i64) -> StoreResult<Arc<Vec<ScoredRun>>> {
     let (id, handle) = db.identity();
     let key = (id, model_id);
-    let (seen, rows) = {
+    let cached = {
         let mut cache = CACHE.lock().expect("score cache lock");
         let (clock, map) = &mut *cache;
         *clock += 1;
         match map.get_mut(&key) {
             Some(e) if e.db.strong_count() > 0 => {
                 e.used = *clock;
-                (e.rev, e.rows.clone())
+                Some((e.epoch, e.rev, e.rows.clone()))
             }
-            _ => (0, Arc::new(Vec::new())),
+            _ => None,
         }
     };
     let mut tx = Tx::read(db).await?;
+    let epoch: i64 = tx
+        .opt::<(i64,)>(
+            "select cast(epoch as bigint) from risk_model where risk_model_id = $1",
+            vals![model_id],
+        )
+        .await?
+        .map_or(0, |r| r.0);
+    let (seen, rows) = match cached {
+        Some((e, rev, rows)) if e == epoch => (rev, rows),
+        _ => (0, Arc::new(Vec::new())),
+    };
     let changes: Vec<Change> = tx
         .all(
             "select ci_run_id, run_at, score, cast(outcome as bigint), rev from risk_prediction \
@@ -69,23 +82,29 @@ pub async fn finished(db: &Db, model_id: i64) -> StoreResult<Arc<Vec<ScoredRun>>
     tx.commit().await?;
     if changes.is_empty() {
         if seen == 0 {
-            remember(key, handle, 0, rows.clone());
+            remember(key, handle, epoch, 0, rows.clone());
         }
         return Ok(rows);
     }
     let rev = changes.iter().map(|c| c.4).max().unwrap_or(seen);
     let merged = Arc::new(apply(&rows, changes));
-    remember(key, handle, rev, merged.clone());
+    remember(key, handle, epoch, rev, merged.clone());
     Ok(merged)
 }
 
-fn remember(key: Key, db: Weak<dyn Any + Send + Sync>, rev: i64, rows: Arc<Vec<ScoredRun>>) {
+fn remember(
+    key: Key,
+    db: Weak<dyn Any + Send + Sync>,
+    epoch: i64,
+    rev: i64,
+    rows: Arc<Vec<ScoredRun>>,
+) {
     let mut cache = CACHE.lock().expect("score cache lock");
     let (clock, map) = &mut *cache;
     *clock += 1;
     map.retain(|_, e| e.db.strong_count() > 0);
     if let Some(e) = map.get(&key) {
-        if e.rev > rev {
+        if e.epoch == epoch && e.rev > rev {
             return; // a concurrent read caught up further
         }
     }
@@ -93,6 +112,7 @@ fn remember(key: Key, db: Weak<dyn Any + Send + Sync>, rev: i64, rows: Arc<Vec<S
         key,
         Entry {
             db,
+            epoch,
             rev,
             rows,
             used: *clock,

@@ -47,6 +47,66 @@ pub fn spawn_deployment_timers(db: app::store::Db) -> JobHandle {
     }))
 }
 
+/// This process's name in job leases: host, listening address and process id.
+pub fn instance_name(addr: std::net::SocketAddr) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}/{addr}/{}", std::process::id())
+}
+
+/// How often the retention purge runs (across all replicas).
+pub const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Purges data past its retention hourly, starting an hour after the server starts (a fresh
+/// start under load does not purge at once). The lease is taken for the whole hour, so one
+/// replica purges per hour; a replica that dies mid-purge leaves the rest to the next hour.
+pub fn spawn_retention(db: app::store::Db, holder: String) -> JobHandle {
+    JobHandle(tokio::spawn(async move {
+        let mut tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + PURGE_EVERY, PURGE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = run_retention(&db, &holder, app::store::now_ms()).await {
+                tracing::warn!(error = %e, "retention purge failed");
+            }
+        }
+    }))
+}
+
+/// One turn of the retention job: purges when this replica wins the hour's lease. Returns
+/// the report, or None when another replica holds the lease.
+pub async fn run_retention(
+    db: &app::store::Db,
+    holder: &str,
+    now: i64,
+) -> Result<Option<app::model::PurgeReport>, app::store::StoreError> {
+    use app::store::retention;
+    let ttl = PURGE_EVERY.as_millis() as i64 - 60_000;
+    if !retention::claim_lease(db, app::api::retention::PURGE_JOB, holder, ttl, now).await? {
+        return Ok(None);
+    }
+    let by = app::store::deployments::Requester {
+        user_id: None,
+        name: "retention".into(),
+        ip: None,
+    };
+    let report = retention::purge(db, now, retention::PurgePace::default(), &by).await?;
+    if report.total() > 0 {
+        tracing::info!(
+            purged = report.total(),
+            batches = report.batches,
+            longest_batch_ms = report.longest_batch_ms,
+            took_ms = report.took_ms,
+            "retention purge"
+        );
+    }
+    Ok(Some(report))
+}
+
 const DAY_MS: i64 = 86_400_000;
 /// How far back a scheduled retraining looks.
 pub const TRAIN_DAYS: i64 = 90;

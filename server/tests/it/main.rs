@@ -19,6 +19,7 @@ mod plan_api;
 mod plan_store;
 mod predictor_store;
 mod push;
+mod retention;
 mod runs_store;
 mod store;
 mod test_pages;
