@@ -22,6 +22,8 @@ pub enum AppError {
     TooManyRequests(String),
     #[error("something went wrong on the server; the details are in its log")]
     Internal,
+    #[error("the database is unavailable; try again shortly")]
+    Unavailable,
     #[error("the server could not be reached: {0}")]
     Transport(String),
 }
@@ -36,6 +38,7 @@ impl AppError {
             AppError::Invalid(_) => S::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) => S::CONFLICT,
             AppError::TooManyRequests(_) => S::TOO_MANY_REQUESTS,
+            AppError::Unavailable => S::SERVICE_UNAVAILABLE,
             AppError::Internal | AppError::Transport(_) => S::INTERNAL_SERVER_ERROR,
         }
     }
@@ -67,7 +70,11 @@ impl From<crate::store::StoreError> for AppError {
             StoreError::Conflict(what) => AppError::Conflict(what),
             StoreError::Invalid(what) => AppError::Invalid(what),
             StoreError::Forbidden(what) => AppError::Forbidden(what),
-            StoreError::Unavailable(_) | StoreError::Other(_) => {
+            StoreError::Unavailable(_) => {
+                tracing::warn!(error = %e, "server function refused: database unavailable");
+                AppError::Unavailable
+            }
+            StoreError::Other(_) => {
                 tracing::error!(error = %e, "store error in a server function");
                 AppError::Internal
             }

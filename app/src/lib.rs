@@ -39,6 +39,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     if let Some(sc) = Owner::current_shared_context() {
         sc.set_is_hydrating(false);
     }
+    // Scripts run only with this response's nonce (leptos adds it to its own inline scripts).
+    let nonce = leptos::nonce::use_nonce();
+    #[cfg(feature = "ssr")]
+    if let (Some(n), Some(res)) = (&nonce, use_context::<leptos_axum::ResponseOptions>()) {
+        if let Ok(v) = http::HeaderValue::from_str(&page_csp(&n.to_string())) {
+            res.insert_header(http::header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en" data-theme=theme>
@@ -50,7 +58,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link id="leptos" rel="stylesheet" href=files.css.as_str()/>
                 <link rel="modulepreload" href=files.js.as_str() crossorigin=""/>
                 <link rel="preload" href=files.wasm.as_str() r#as="fetch" r#type="application/wasm" crossorigin=""/>
-                <script type="module">{files.loader.as_str()}</script>
+                <script type="module" nonce=nonce>{files.loader.as_str()}</script>
                 <MetaTags/>
             </head>
             <body>
@@ -58,6 +66,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The Content-Security-Policy of a page: scripts from this origin or carrying the page's
+/// nonce, WebAssembly compiled (`'wasm-unsafe-eval'`, never `'unsafe-eval'`), no framing, forms
+/// posted here only. Inline style attributes stay allowed (bars and charts size with them).
+pub fn page_csp(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
 }
 
 /// URLs of the built stylesheet, JS glue and WebAssembly, with the content hashes cargo-leptos

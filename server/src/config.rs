@@ -54,6 +54,10 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Largest accepted upload (test or coverage report), in bytes as sent.
     pub max_upload_bytes: u64,
+    /// Sign-in attempts accepted per client address per minute (then 429).
+    pub login_per_minute: u32,
+    /// Requests with a bad API token accepted per client address per minute (then 429).
+    pub token_failures_per_minute: u32,
 }
 
 impl fmt::Debug for Settings {
@@ -75,6 +79,8 @@ impl fmt::Debug for Settings {
             .field("trust_proxy_headers", &self.trust_proxy_headers)
             .field("public_url", &self.public_url)
             .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("login_per_minute", &self.login_per_minute)
+            .field("token_failures_per_minute", &self.token_failures_per_minute)
             .finish()
     }
 }
@@ -112,6 +118,8 @@ impl Default for Settings {
             trust_proxy_headers: false,
             public_url: None,
             max_upload_bytes: 512 * 1024 * 1024,
+            login_per_minute: 30,
+            token_failures_per_minute: 30,
         }
     }
 }
@@ -136,6 +144,8 @@ struct FileSettings {
     trust_proxy_headers: Option<bool>,
     public_url: Option<String>,
     max_upload_mb: Option<u64>,
+    login_per_minute: Option<u32>,
+    token_failures_per_minute: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -212,6 +222,12 @@ impl Settings {
             if let Some(v) = f.max_upload_mb {
                 s.max_upload_bytes = v * 1024 * 1024;
             }
+            if let Some(v) = f.login_per_minute {
+                s.login_per_minute = v;
+            }
+            if let Some(v) = f.token_failures_per_minute {
+                s.token_failures_per_minute = v;
+            }
         }
         if let Some(v) = env("DATABASE_URL") {
             s.database_url = Secret::new(v);
@@ -271,6 +287,18 @@ impl Settings {
         }
         if let Some(v) = env("GATEHOUSE_MAX_UPLOAD_MB") {
             s.max_upload_bytes = parse_num("GATEHOUSE_MAX_UPLOAD_MB", &v)? * 1024 * 1024;
+        }
+        if let Some(v) = env("GATEHOUSE_LOGIN_PER_MINUTE") {
+            s.login_per_minute = parse_num("GATEHOUSE_LOGIN_PER_MINUTE", &v)? as u32;
+        }
+        if let Some(v) = env("GATEHOUSE_TOKEN_FAILURES_PER_MINUTE") {
+            s.token_failures_per_minute =
+                parse_num("GATEHOUSE_TOKEN_FAILURES_PER_MINUTE", &v)? as u32;
+        }
+        if s.login_per_minute == 0 || s.token_failures_per_minute == 0 {
+            return Err(ConfigError(
+                "login_per_minute and token_failures_per_minute must be at least 1".into(),
+            ));
         }
         if s.max_upload_bytes == 0 {
             return Err(ConfigError("max_upload_mb must be at least 1".into()));

@@ -15,6 +15,7 @@ pub mod demo_notify;
 pub mod demo_plans;
 pub mod ingest;
 pub mod jobs;
+pub mod limits;
 pub mod metrics;
 pub mod notify;
 pub mod ops;
@@ -111,6 +112,11 @@ pub async fn build_state(settings: &Settings, db: Db) -> AppState {
 /// The whole HTTP stack: Leptos pages and server functions, sign-in routes, probes, static
 /// files, and the middleware around them.
 pub fn router(state: AppState, settings: &Settings) -> Router {
+    router_with(state, settings, ops::DbWatch::default())
+}
+
+/// [`router`] with the database watch whose prober the caller runs.
+pub fn router_with(state: AppState, settings: &Settings, watch: ops::DbWatch) -> Router {
     let leptos_options = state.leptos_options.clone();
     let site_root = leptos_options.site_root.to_string();
     let routes = generate_route_list(App);
@@ -162,7 +168,13 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .layer(from_fn_with_state(state.clone(), web::require_sign_in))
         .layer(session_layer)
         .layer(from_fn_with_state(settings.public_url.clone(), web::refuse_cross_site))
+        .layer(from_fn_with_state(
+            limits::Limits::new(settings.login_per_minute, settings.token_failures_per_minute),
+            limits::limit,
+        ))
         .layer(from_fn_with_state(settings.trust_proxy_headers, web::client_ip))
+        .layer(from_fn_with_state(watch.clone(), ops::db_gate))
+        .layer(Extension(watch))
         .layer(from_fn_with_state(metrics.clone(), metrics::record))
         .layer(Extension(metrics))
         .layer(Extension(ops::PoolMax(settings.db_max_connections)))
@@ -173,6 +185,7 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
             }),
         )
         .layer(CatchPanicLayer::custom(internal_error_page))
+        .layer(axum::middleware::from_fn(limits::security_headers))
         .with_state(state)
 }
 
@@ -228,7 +241,9 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         .unwrap_or_else(|| format!("http://{}", settings.addr));
     let _outbox = notify::spawn_outbox(db.clone(), public_url);
     let _retention = jobs::spawn_retention(db.clone(), jobs::instance_name(settings.addr));
-    let app = router(state, &settings);
+    let watch = ops::DbWatch::default();
+    let _prober = watch.spawn_prober(db.clone());
+    let app = router_with(state, &settings, watch);
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
         .map_err(|source| StartError::Bind {

@@ -1,4 +1,6 @@
-//! Probes and metrics for operators: `/healthz`, `/readyz`, `/metrics`.
+//! Probes and metrics for operators: `/healthz`, `/readyz`, `/metrics`; and the database
+//! watch, which lets requests fail at once with 503 while the database is away instead of
+//! each waiting out the pool's acquire timeout.
 
 use crate::metrics::Metrics;
 use app::state::AppState;
@@ -7,17 +9,102 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use serde_json::json;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Whether the database answered the last probe: 0 when it did, else when it stopped (epoch
+/// ms). Shared by the prober, the gate and `/readyz`.
+#[derive(Clone, Default)]
+pub struct DbWatch(Arc<AtomicI64>);
+
+impl DbWatch {
+    pub fn down_since(&self) -> Option<i64> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            at => Some(at),
+        }
+    }
+
+    fn set(&self, up: bool) {
+        let was = self.0.load(Ordering::Relaxed);
+        if up && was != 0 {
+            let secs = (app::store::now_ms() - was) / 1000;
+            tracing::warn!(down_s = secs, "the database answers again");
+            self.0.store(0, Ordering::Relaxed);
+        } else if !up && was == 0 {
+            tracing::error!("the database does not answer: requests get 503 until it does");
+            self.0.store(app::store::now_ms().max(1), Ordering::Relaxed);
+        }
+    }
+
+    /// Pings the database every second (each ping given one second) and records the answer.
+    pub fn spawn_prober(&self, db: app::store::Db) -> crate::jobs::JobHandle {
+        let watch = self.clone();
+        crate::jobs::JobHandle::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let up = matches!(
+                    tokio::time::timeout(Duration::from_secs(1), db.ping()).await,
+                    Ok(Ok(()))
+                );
+                watch.set(up);
+            }
+        })
+    }
+}
+
+/// Paths served without the database.
+fn needs_no_database(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics") || path.starts_with("/pkg/")
+}
+
+/// While the watch says the database is away, answers at once: 503 with `Retry-After`, JSON
+/// on the API, words elsewhere.
+pub async fn db_gate(
+    axum::extract::State(watch): axum::extract::State<DbWatch>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = req.uri().path();
+    if watch.down_since().is_none() || needs_no_database(path) {
+        return next.run(req).await;
+    }
+    let message = "the database is unavailable; try again shortly";
+    let retry = [(header::RETRY_AFTER, "2")];
+    if path.starts_with("/api/") {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            retry,
+            Json(json!({ "error": message })),
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            retry,
+            format!("{message}\n"),
+        )
+            .into_response()
+    }
+}
 
 /// The process is alive and serving.
 pub async fn healthz() -> impl IntoResponse {
     ([(header::CACHE_CONTROL, "no-store")], "ok\n")
 }
 
-/// The database answers within two seconds.
-pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+/// The database answers within two seconds. The answer also goes to the database watch.
+pub async fn readyz(
+    State(state): State<AppState>,
+    Extension(watch): Extension<DbWatch>,
+) -> impl IntoResponse {
     let backend = format!("{:?}", state.db.backend()).to_lowercase();
-    match tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await {
+    let answer = tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await;
+    watch.set(matches!(answer, Ok(Ok(()))));
+    match answer {
         Ok(Ok(())) => (
             StatusCode::OK,
             Json(json!({"status": "ready", "database": backend})),

@@ -80,6 +80,7 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub label: &'static str,
     _server: tokio::task::JoinHandle<()>,
+    _prober: gatehouse_server::jobs::JobHandle,
 }
 
 impl TestApp {
@@ -205,7 +206,11 @@ pub async fn spawn_app_with(db: &TestDb, settings: Settings) -> TestApp {
         .await
         .expect("first start");
     let state = gatehouse_server::build_state(&settings, pool.clone()).await;
-    let router = gatehouse_server::router(state, &settings);
+    // As `gatehouse serve` does: a prober watches the database and the gate answers 503 at
+    // once while it is away.
+    let watch = gatehouse_server::ops::DbWatch::default();
+    let prober = watch.spawn_prober(pool.clone());
+    let router = gatehouse_server::router_with(state, &settings, watch);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
@@ -220,6 +225,7 @@ pub async fn spawn_app_with(db: &TestDb, settings: Settings) -> TestApp {
         addr,
         label: db.label,
         _server: server,
+        _prober: prober,
     }
 }
 

@@ -9,6 +9,7 @@ mod deploy_store;
 mod deploy_views;
 mod fixtures;
 mod flags;
+mod hardening;
 mod helpers;
 mod http;
 mod kpi_api;
