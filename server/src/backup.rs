@@ -5,8 +5,13 @@
 //! temporary name, checked with `pragma integrity_check`, then renamed into place. A restore
 //! checks the file the same way, then replaces the database file (stop the servers first).
 //!
-//! Postgres: `pg_dump --format=custom` and `pg_restore --clean --single-transaction`, with the
-//! password passed in `PGPASSWORD`, never on a command line other users can read.
+//! Postgres: `pg_dump --format=custom`, restored with `pg_restore --single-transaction` into an
+//! empty database (create one, restore, then point `DATABASE_URL` at it: the database in use is
+//! never dropped first). The password goes in `PGPASSWORD`, never on a command line other users
+//! can read.
+//!
+//! `gatehouse serve` holds a shared lock on `<database>.lock` beside a SQLite file; a restore
+//! takes it exclusively, so it refuses while a server runs on that file.
 //!
 //! Both end by applying the migrations, so a backup taken by an older release restores into
 //! this one.
@@ -83,7 +88,15 @@ pub async fn backup(url: &str, file: &Path) -> Result<String, BackupError> {
             app::store::vacuum_into(&db, target).await?;
             check_sqlite_file(&partial).await?;
         }
-        std::fs::rename(&partial, file).map_err(|e| io("cannot rename the backup to", file, e))?;
+        // VACUUM INTO does not sync its output: sync it, then link it into place (a link
+        // never replaces a file that appeared meanwhile), then sync the folder.
+        std::fs::File::open(&partial)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io("cannot sync", &partial, e))?;
+        std::fs::hard_link(&partial, file)
+            .map_err(|e| io("cannot write the backup to", file, e))?;
+        let _ = std::fs::remove_file(&partial);
+        sync_dir(file);
         let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
         Ok(format!(
             "backup written to {} ({size} bytes): {}",
@@ -121,7 +134,7 @@ async fn check_sqlite_file(file: &Path) -> Result<(), BackupError> {
             file.display()
         )));
     }
-    match app::store::integrity_check_file(file).await? {
+    match app::store::integrity_check_file(file, app::store::latest_migration()).await? {
         None => Ok(()),
         Some(problem) => Err(BackupError::Refused(format!(
             "{}: {problem}",
@@ -130,8 +143,9 @@ async fn check_sqlite_file(file: &Path) -> Result<(), BackupError> {
     }
 }
 
-/// Replaces the database at `url` with the backup in `file`. A database that holds projects
-/// or runs is replaced only with `force`.
+/// Replaces the database at `url` with the backup in `file`. SQLite: a file that holds
+/// projects or runs is replaced only with `force`, and never while a server runs on it.
+/// Postgres: only into an empty database.
 pub async fn restore(url: &str, file: &Path, force: bool) -> Result<String, BackupError> {
     if !file.is_file() {
         return Err(BackupError::Refused(format!(
@@ -139,38 +153,41 @@ pub async fn restore(url: &str, file: &Path, force: bool) -> Result<String, Back
             file.display()
         )));
     }
-    let refuse_data = |db_name: &str| {
-        BackupError::Refused(format!(
-            "{db_name} already holds data; stop every server using it and pass --force to replace it"
-        ))
-    };
     if is_postgres(url) {
         let db = Db::connect(url, &PoolSettings::default()).await?;
-        let has_data = app::store::holds_data(&db).await?;
+        let tables = app::store::count_tables(&db).await;
         db.close().await;
-        if has_data && !force {
-            return Err(refuse_data("the Postgres database"));
+        if tables? > 0 {
+            return Err(BackupError::Refused(
+                "the Postgres database is not empty: create an empty one (createdb), restore into it, \
+                 then point DATABASE_URL at it (the database in use is never dropped)"
+                    .into(),
+            ));
         }
         run_pg(
             "pg_restore",
             url,
             &[
-                "--clean",
-                "--if-exists",
                 "--no-owner",
+                "--no-privileges",
                 "--single-transaction",
+                "--exit-on-error",
             ],
             file,
         )?;
     } else {
         check_sqlite_file(file).await?;
         let target = sqlite_path(url);
+        let _lock = take_restore_lock(url, &target)?;
         if target.exists() {
             let db = Db::connect(url, &PoolSettings::default()).await?;
             let has_data = app::store::holds_data(&db).await;
             db.close().await;
             if has_data? && !force {
-                return Err(refuse_data(&target.display().to_string()));
+                return Err(BackupError::Refused(format!(
+                    "{} already holds data; pass --force to replace it",
+                    target.display()
+                )));
             }
         }
         if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -187,12 +204,75 @@ pub async fn restore(url: &str, file: &Path, force: bool) -> Result<String, Back
             let _ = std::fs::remove_file(PathBuf::from(side));
         }
         std::fs::rename(&staging, &target).map_err(|e| io("cannot replace", &target, e))?;
+        sync_dir(&target);
     }
     let db = Db::connect(url, &PoolSettings::default()).await?;
     db.migrate().await?;
     let line = format!("restored {}: {}", file.display(), summary(&db).await?);
     db.close().await;
     Ok(line)
+}
+
+/// The exclusive lock beside a SQLite file: refused while a server holds it shared.
+fn take_restore_lock(url: &str, target: &Path) -> Result<Option<std::fs::File>, BackupError> {
+    let Some(path) = lock_path(url) else {
+        return Ok(None);
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| io("cannot create", dir, e))?;
+    }
+    let f = open_lock(&path).map_err(|e| io("cannot open", &path, e))?;
+    if f.try_lock().is_err() {
+        return Err(BackupError::Refused(format!(
+            "a Gatehouse server is running on {}; stop it first",
+            target.display()
+        )));
+    }
+    Ok(Some(f))
+}
+
+fn open_lock(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+}
+
+/// The lock `gatehouse serve` holds (shared) beside a SQLite database, and a restore takes
+/// (exclusive). None for Postgres.
+pub fn lock_path(url: &str) -> Option<PathBuf> {
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
+    let mut name = sqlite_path(url).into_os_string();
+    name.push(".lock");
+    Some(PathBuf::from(name))
+}
+
+/// Taken by `gatehouse serve` for as long as it runs on a SQLite file.
+pub fn hold_serve_lock(url: &str) -> Option<std::fs::File> {
+    let path = lock_path(url)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let file = open_lock(&path).ok()?;
+    match file.try_lock_shared() {
+        Ok(()) => Some(file),
+        Err(_) => {
+            tracing::warn!(path = %path.display(), "a restore holds the database lock");
+            None
+        }
+    }
+}
+
+/// Syncs the folder holding `file`, so a rename or link into it survives a crash.
+fn sync_dir(file: &Path) {
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
 }
 
 /// Runs `pg_dump`/`pg_restore` on the database of `url` with `file` last; the password goes
@@ -220,8 +300,36 @@ fn run_pg(tool: &str, url: &str, args: &[&str], file: &Path) -> Result<(), Backu
     Ok(())
 }
 
-/// `postgres://user:secret@host/db` → (`postgres://user@host/db`, `secret` percent-decoded).
+/// `postgres://user:secret@host/db` → (`postgres://user@host/db`, `secret` percent-decoded);
+/// a `password=` query parameter moves out too.
 fn split_password(url: &str) -> (String, Option<String>) {
+    let (url, from_query) = match url.split_once('?') {
+        Some((base, query)) => {
+            let mut password = None;
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|pair| match pair.strip_prefix("password=") {
+                    Some(p) => {
+                        password = Some(percent_decode(p));
+                        false
+                    }
+                    None => true,
+                })
+                .collect();
+            let url = if kept.is_empty() {
+                base.to_string()
+            } else {
+                format!("{base}?{}", kept.join("&"))
+            };
+            (url, password)
+        }
+        None => (url.to_string(), None),
+    };
+    let (bare, in_userinfo) = split_userinfo(&url);
+    (bare, in_userinfo.or(from_query))
+}
+
+fn split_userinfo(url: &str) -> (String, Option<String>) {
     let Some((scheme, rest)) = url.split_once("://") else {
         return (url.to_string(), None);
     };
@@ -291,6 +399,13 @@ mod tests {
             ("postgres://gh@db/gatehouse".to_string(), None)
         );
         assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(
+            split_password("postgres://gh@db/g?sslmode=require&password=p%21"),
+            (
+                "postgres://gh@db/g?sslmode=require".to_string(),
+                Some("p!".to_string())
+            )
+        );
         assert_eq!(
             sqlite_path("sqlite://data/g.db?mode=rwc"),
             PathBuf::from("data/g.db")

@@ -169,12 +169,15 @@ pub fn router_with(state: AppState, settings: &Settings, watch: ops::DbWatch) ->
         .layer(session_layer)
         .layer(from_fn_with_state(settings.public_url.clone(), web::refuse_cross_site))
         .layer(from_fn_with_state(
-            limits::Limits::new(settings.login_per_minute, settings.token_failures_per_minute),
+            limits::Limits::new(
+                state.db.clone(),
+                settings.login_per_minute,
+                settings.token_failures_per_minute,
+            ),
             limits::limit,
         ))
         .layer(from_fn_with_state(settings.trust_proxy_headers, web::client_ip))
-        .layer(from_fn_with_state(watch.clone(), ops::db_gate))
-        .layer(Extension(watch))
+        .layer(from_fn_with_state(watch, ops::db_gate))
         .layer(from_fn_with_state(metrics.clone(), metrics::record))
         .layer(Extension(metrics))
         .layer(Extension(ops::PoolMax(settings.db_max_connections)))
@@ -228,6 +231,8 @@ pub async fn first_start(settings: &Settings, db: &Db) -> Result<(), StartError>
 
 /// Runs the server until SIGTERM or Ctrl-C, then drains in-flight requests.
 pub async fn serve(settings: Settings) -> Result<(), StartError> {
+    // Held while serving: `gatehouse restore` refuses to replace a SQLite file in use.
+    let _lock = backup::hold_serve_lock(settings.database_url.expose());
     let db = connect(&settings).await?;
     first_start(&settings, &db).await?;
     let state = build_state(&settings, db.clone()).await;

@@ -26,7 +26,7 @@ impl DbWatch {
         }
     }
 
-    fn set(&self, up: bool) {
+    pub(crate) fn set(&self, up: bool) {
         let was = self.0.load(Ordering::Relaxed);
         if up && was != 0 {
             let secs = (app::store::now_ms() - was) / 1000;
@@ -38,21 +38,47 @@ impl DbWatch {
         }
     }
 
-    /// Pings the database every second (each ping given one second) and records the answer.
-    pub fn spawn_prober(&self, db: app::store::Db) -> crate::jobs::JobHandle {
+    /// Pings Postgres every second over a connection of its own, outside the pool (a pool
+    /// busy with slow requests is not a database that went away), and marks it down after two
+    /// failed pings in a row, up after one answer. SQLite is a file in this process: it cannot
+    /// go away, so nothing watches it.
+    pub fn spawn_prober(&self, db: app::store::Db) -> Option<crate::jobs::JobHandle> {
+        use sqlx::Connection;
+        let app::store::Db::Postgres(pool) = db else {
+            return None;
+        };
+        let options = pool.connect_options();
         let watch = self.clone();
-        crate::jobs::JobHandle::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+        Some(crate::jobs::JobHandle::spawn(async move {
+            let second = Duration::from_secs(1);
+            let mut tick = tokio::time::interval(second);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut conn: Option<sqlx::PgConnection> = None;
+            let mut failures = 0;
             loop {
                 tick.tick().await;
-                let up = matches!(
-                    tokio::time::timeout(Duration::from_secs(1), db.ping()).await,
-                    Ok(Ok(()))
-                );
-                watch.set(up);
+                if conn.is_none() {
+                    conn = tokio::time::timeout(second, sqlx::PgConnection::connect_with(&options))
+                        .await
+                        .ok()
+                        .and_then(Result::ok);
+                }
+                let answered = match conn.as_mut() {
+                    Some(c) => matches!(tokio::time::timeout(second, c.ping()).await, Ok(Ok(()))),
+                    None => false,
+                };
+                if answered {
+                    failures = 0;
+                    watch.set(true);
+                } else {
+                    conn = None;
+                    failures += 1;
+                    if failures >= 2 {
+                        watch.set(false);
+                    }
+                }
             }
-        })
+        }))
     }
 }
 
@@ -61,8 +87,9 @@ fn needs_no_database(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/metrics") || path.starts_with("/pkg/")
 }
 
-/// While the watch says the database is away, answers at once: 503 with `Retry-After`, JSON
-/// on the API, words elsewhere.
+/// While the watch says the database is away, answers at once: 503 with `Retry-After`; an
+/// `AppError` to server functions (as their callers decode), `{"error": …}` on the REST API,
+/// words elsewhere.
 pub async fn db_gate(
     axum::extract::State(watch): axum::extract::State<DbWatch>,
     req: axum::extract::Request,
@@ -74,11 +101,22 @@ pub async fn db_gate(
     }
     let message = "the database is unavailable; try again shortly";
     let retry = [(header::RETRY_AFTER, "2")];
-    if path.starts_with("/api/") {
+    if path.starts_with("/api/v1/") {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             retry,
             Json(json!({ "error": message })),
+        )
+            .into_response()
+    } else if path.starts_with("/api/") {
+        let body = serde_json::to_string(&app::AppError::Unavailable).unwrap_or_default();
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [
+                (header::RETRY_AFTER, "2"),
+                (header::CONTENT_TYPE, "application/json"),
+            ],
+            body,
         )
             .into_response()
     } else {
@@ -96,15 +134,10 @@ pub async fn healthz() -> impl IntoResponse {
     ([(header::CACHE_CONTROL, "no-store")], "ok\n")
 }
 
-/// The database answers within two seconds. The answer also goes to the database watch.
-pub async fn readyz(
-    State(state): State<AppState>,
-    Extension(watch): Extension<DbWatch>,
-) -> impl IntoResponse {
+/// The database answers within two seconds.
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let backend = format!("{:?}", state.db.backend()).to_lowercase();
-    let answer = tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await;
-    watch.set(matches!(answer, Ok(Ok(()))));
-    match answer {
+    match tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await {
         Ok(Ok(())) => (
             StatusCode::OK,
             Json(json!({"status": "ready", "database": backend})),

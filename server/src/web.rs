@@ -118,7 +118,9 @@ fn same_origin_path(url: &str, headers: &HeaderMap) -> Option<String> {
 }
 
 /// Decides the client address (the socket peer, or `X-Forwarded-For` when the server is
-/// configured to sit behind a trusted proxy) and stores it as a [`ClientIp`] extension.
+/// configured to sit behind a trusted proxy) and stores it as a [`ClientIp`] extension. The
+/// last address of `X-Forwarded-For` is the one the trusted proxy saw; those before it are
+/// whatever the client sent.
 pub async fn client_ip(State(trust_proxy): State<bool>, mut req: Request, next: Next) -> Response {
     let peer = req
         .extensions()
@@ -128,7 +130,7 @@ pub async fn client_ip(State(trust_proxy): State<bool>, mut req: Request, next: 
         .then(|| req.headers().get("x-forwarded-for"))
         .flatten()
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.rsplit(',').next())
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty());
     let ip = forwarded.or(peer).unwrap_or_else(|| "unknown".into());

@@ -38,7 +38,7 @@ create index ci_run_detail_idx on ci_run (finished_at) where detail_purged_at is
 create index ci_run_age_idx on ci_run (coalesce(started_at, created_at));
 create index health_sample_at_idx on health_sample (at);
 create index notification_created_idx on notification (created_at);
-create index webhook_delivery_received_idx on webhook_delivery (received_at);
+create index webhook_delivery_received_idx on webhook_delivery (received_at) where payload is not null;
 create index domain_event_at_idx on domain_event (at);
 create index audit_event_at_idx on audit_event (at);
 -- Deleting a run looks up the rows that reference it (and its reports) by these.

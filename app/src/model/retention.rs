@@ -72,21 +72,23 @@ impl RetentionKind {
                 "Failure output of test cases and per-file coverage of finished runs; the run, its totals and its test results stay."
             }
             RetentionKind::Runs => {
-                "CI runs with their jobs, test cases, coverage, figures, risk scores and alerts. Runs that built a release stay; daily KPI roll-ups keep their figures."
+                "CI runs with their jobs, test cases, coverage, figures and risk scores. Runs that built a release or raised a risk alert stay; daily KPI roll-ups keep their figures."
             }
             RetentionKind::StagingArtifacts => {
-                "Artifact links of releases that never reached production, counted from their last deployment. The release live in an environment and its rollback target keep theirs."
+                "Artifact links of releases that never reached production, counted from their last deployment. Each environment's live release, the three a rollback offers, and releases being deployed keep theirs."
             }
             RetentionKind::ProductionArtifacts => {
-                "Artifact links of releases deployed to production, counted from their last production deployment. The live release and its rollback target keep theirs."
+                "Artifact links of releases deployed to production, counted from their last production deployment. Each environment's live release, the three a rollback offers, and releases being deployed keep theirs."
             }
             RetentionKind::RollbackResults => {
-                "Health samples of deployments (what rollback decisions read); daily health roll-ups keep their figures."
+                "Health samples of ended deployments (what rollback decisions read); daily health roll-ups keep their figures."
             }
             RetentionKind::Notifications => {
                 "Notifications and their delivery log, once no delivery is still waiting."
             }
-            RetentionKind::WebhookLog => "GitHub webhook deliveries received.",
+            RetentionKind::WebhookLog => {
+                "Payloads of GitHub webhook deliveries; their ids stay, so a replayed delivery is still recognised."
+            }
             RetentionKind::Events => "Domain events behind notifications.",
             RetentionKind::AuditLog => {
                 "Audit entries. Kept forever unless you set a number of days; the purge itself is audited."

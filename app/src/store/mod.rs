@@ -222,6 +222,32 @@ pub async fn count_rows(db: &Db, table: &str) -> StoreResult<i64> {
     })
 }
 
+/// The newest migration this build carries (the same number on both backends).
+pub fn latest_migration() -> i64 {
+    sqlx::migrate!("./migrations/sqlite")
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Tables in the database (outside the system catalogs).
+pub async fn count_tables(db: &Db) -> StoreResult<i64> {
+    let sql = match db {
+        Db::Sqlite(_) => {
+            "select count(*) from sqlite_master where type = 'table' and name not like 'sqlite_%'"
+        }
+        Db::Postgres(_) => {
+            "select count(*) from information_schema.tables \
+             where table_schema not in ('pg_catalog', 'information_schema')"
+        }
+    };
+    on_pool!(db, pool => {
+        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(pool).await?;
+        Ok(n)
+    })
+}
+
 /// Whether the database holds anything people made: projects or runs.
 pub async fn holds_data(db: &Db) -> StoreResult<bool> {
     match count_rows(db, "project").await {
@@ -255,7 +281,10 @@ pub async fn vacuum_into(db: &Db, path: &str) -> StoreResult<()> {
 
 /// SQLite's `pragma integrity_check` of the file at `path`, opened read-only: None when the
 /// file is sound, else what is wrong.
-pub async fn integrity_check_file(path: &std::path::Path) -> StoreResult<Option<String>> {
+pub async fn integrity_check_file(
+    path: &std::path::Path,
+    newest: i64,
+) -> StoreResult<Option<String>> {
     use sqlx::Connection;
     let opts = SqliteConnectOptions::new().filename(path).read_only(true);
     let mut conn = sqlx::SqliteConnection::connect_with(&opts).await?;
@@ -267,14 +296,26 @@ pub async fn integrity_check_file(path: &std::path::Path) -> StoreResult<Option<
     )
     .fetch_one(&mut conn)
     .await?;
+    let version: Option<i64> = if migrated.0 > 0 {
+        sqlx::query_as::<_, (Option<i64>,)>("select max(version) from _sqlx_migrations")
+            .fetch_one(&mut conn)
+            .await?
+            .0
+    } else {
+        None
+    };
     conn.close().await?;
     let mut problems: Vec<String> = rows
         .into_iter()
         .map(|r| r.0)
         .filter(|r| r != "ok")
         .collect();
-    if migrated.0 == 0 {
-        problems.push("not a Gatehouse database (no migrations table)".into());
+    match version {
+        None => problems.push("not a Gatehouse database (no migrations)".into()),
+        Some(v) if v > newest => problems.push(format!(
+            "made by a newer Gatehouse (schema {v}; this one knows {newest}): restore it with that release"
+        )),
+        Some(_) => {}
     }
     Ok((!problems.is_empty()).then(|| problems.join("; ")))
 }

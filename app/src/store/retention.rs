@@ -185,7 +185,7 @@ pub async fn purge(db: &Db, now: i64, pace: PurgePace, by: &Requester) -> StoreR
         let mut removed = 0;
         loop {
             let t = Instant::now();
-            let (items, n) = purge_batch(db, policy.kind, cutoff, now, pace.batch, by).await?;
+            let (items, n) = purge_batch(db, policy.kind, cutoff, now, pace.batch).await?;
             report.batches += 1;
             report.longest_batch_ms = report.longest_batch_ms.max(t.elapsed().as_millis() as i64);
             removed += n;
@@ -195,6 +195,19 @@ pub async fn purge(db: &Db, now: i64, pace: PurgePace, by: &Requester) -> StoreR
             tokio::time::sleep(pace.pause).await;
         }
         let mut tx = Tx::write(db).await?;
+        if policy.kind == RetentionKind::AuditLog && removed > 0 {
+            // The purge of the audit log is itself audited, once per purge.
+            tx.audit(&NewAuditEvent::new(
+                &by.actor(),
+                "retention.purged",
+                Some("audit_log"),
+                Some(format!(
+                    "{removed} audit entries from before {}",
+                    crate::logic::time::to_rfc3339(cutoff)
+                )),
+            ))
+            .await?;
+        }
         tx.execute(
             "update retention_policy set last_purge_at = $2, last_purged = $3, \
              total_purged = total_purged + $3 where kind = $1",
@@ -233,17 +246,32 @@ async fn unmark(tx: &mut Tx) -> StoreResult<()> {
     Ok(())
 }
 
+/// ` for update of r skip locked` on Postgres: a purge running at the same time on another
+/// replica (or "Purge now" beside the hourly job) takes other rows, so no prediction is counted
+/// out twice. SQLite's write transactions already run one at a time.
+fn skip_locked(tx: &Tx) -> &'static str {
+    match tx {
+        Tx::Sqlite(_) => "",
+        Tx::Postgres(_) => " for update of r skip locked",
+    }
+}
+
 /// `(1,2,3)` for an `in` list of ids read from the database.
 fn id_list(ids: &[i64]) -> String {
     let inner: Vec<String> = ids.iter().map(i64::to_string).collect();
     format!("({})", inner.join(","))
 }
 
-/// Releases that keep their artifacts whatever their age: in each environment, the release
-/// of the latest succeeded deployment (live) and of the one before (the rollback target).
-const PROTECTED_RELEASES: &str = "select release_id from (select release_id, row_number() over \
-    (partition by environment_id order by finished_at desc, deployment_id desc) as n \
-    from deployment where state = 'succeeded') x where n <= 2";
+/// Releases that keep their artifacts whatever their age: in each environment, the four
+/// releases that succeeded there last (the live one and the three a rollback offers), and any
+/// release with a deployment not yet ended.
+pub const PROTECTED_RELEASES: &str =
+    "select release_id from (select release_id, row_number() over \
+    (partition by environment_id order by last desc, release_id desc) as n \
+    from (select environment_id, release_id, max(finished_at) as last from deployment \
+    where state = 'succeeded' group by environment_id, release_id) s) x where n <= 4 \
+    union select release_id from deployment where state in \
+    ('requested', 'evaluating', 'awaiting_approval', 'waiting', 'in_progress')";
 
 /// Deployments that reached a production environment (the last in the promotion order).
 const IN_PRODUCTION: &str =
@@ -278,7 +306,6 @@ async fn purge_batch(
     cutoff: i64,
     now: i64,
     batch: i64,
-    by: &Requester,
 ) -> StoreResult<(i64, i64)> {
     let mut tx = Tx::write(db).await?;
     mark(&mut tx, now).await?;
@@ -325,9 +352,13 @@ async fn purge_batch(
         RetentionKind::Runs => {
             let ids: Vec<(i64,)> = tx
                 .all(
-                    "select r.ci_run_id from ci_run r where coalesce(r.started_at, r.created_at) < $1 \
-                     and not exists (select 1 from release x where x.ci_run_id = r.ci_run_id) \
-                     order by coalesce(r.started_at, r.created_at) limit $2",
+                    &format!(
+                        "select r.ci_run_id from ci_run r where coalesce(r.started_at, r.created_at) < $1 \
+                         and not exists (select 1 from release x where x.ci_run_id = r.ci_run_id) \
+                         and not exists (select 1 from risk_alert a where a.ci_run_id = r.ci_run_id) \
+                         order by coalesce(r.started_at, r.created_at) limit $2{}",
+                        skip_locked(&tx)
+                    ),
                     vals![cutoff, batch],
                 )
                 .await?;
@@ -342,6 +373,8 @@ async fn purge_batch(
                 tx.execute(
                     &format!(
                         "update risk_model set epoch = epoch + 1, \
+                         scored = scored - (select count(*) from risk_prediction x \
+                           where x.risk_model_id = risk_model.risk_model_id and x.ci_run_id in {list}), \
                          scored_failed = scored_failed - (select count(*) from risk_prediction x \
                            where x.risk_model_id = risk_model.risk_model_id \
                            and x.ci_run_id in {list} and x.outcome = 1), \
@@ -387,7 +420,10 @@ async fn purge_batch(
             (n, n)
         }
         RetentionKind::RollbackResults => {
-            oldest(&mut tx, "health_sample", "at", "", cutoff, batch).await?
+            let ended = "and not exists (select 1 from deployment d where \
+                d.deployment_id = t.deployment_id and d.state in \
+                ('requested', 'evaluating', 'awaiting_approval', 'waiting', 'in_progress'))";
+            oldest(&mut tx, "health_sample", "at", ended, cutoff, batch).await?
         }
         RetentionKind::Notifications => {
             let waiting = "and not exists (select 1 from delivery d where \
@@ -403,33 +439,19 @@ async fn purge_batch(
             .await?
         }
         RetentionKind::WebhookLog => {
-            oldest(
-                &mut tx,
-                "webhook_delivery",
-                "received_at",
-                "",
-                cutoff,
-                batch,
-            )
-            .await?
-        }
-        RetentionKind::Events => oldest(&mut tx, "domain_event", "at", "", cutoff, batch).await?,
-        RetentionKind::AuditLog => {
-            let (n, _) = oldest(&mut tx, "audit_event", "at", "", cutoff, batch).await?;
-            if n > 0 {
-                tx.audit(&NewAuditEvent::new(
-                    &by.actor(),
-                    "retention.purged",
-                    Some("audit_log"),
-                    Some(format!(
-                        "{n} audit entries from before {}",
-                        crate::logic::time::to_rfc3339(cutoff)
-                    )),
-                ))
-                .await?;
-            }
+            // The delivery ids stay: a replayed delivery is still recognised as seen.
+            let n = tx
+                .execute(
+                    "update webhook_delivery set payload = null where webhook_delivery_id in \
+                     (select webhook_delivery_id from webhook_delivery where received_at < $1 \
+                      and payload is not null order by received_at limit $2)",
+                    vals![cutoff, batch],
+                )
+                .await? as i64;
             (n, n)
         }
+        RetentionKind::Events => oldest(&mut tx, "domain_event", "at", "", cutoff, batch).await?,
+        RetentionKind::AuditLog => oldest(&mut tx, "audit_event", "at", "", cutoff, batch).await?,
     };
     unmark(&mut tx).await?;
     tx.commit().await?;

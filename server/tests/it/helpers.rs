@@ -80,7 +80,7 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub label: &'static str,
     _server: tokio::task::JoinHandle<()>,
-    _prober: gatehouse_server::jobs::JobHandle,
+    _prober: Option<gatehouse_server::jobs::JobHandle>,
 }
 
 impl TestApp {
