@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup build run test test-rust test-e2e size bench bench-scale bench-ingest bench-calibration bench-slider bench-kpis bench-flags fmt
+.PHONY: setup build run test test-rust test-e2e size bench bench-scale bench-ingest bench-calibration bench-slider bench-kpis bench-flags bench-retention bench-load fuzz fmt
 
 setup:
 	@scripts/setup
@@ -54,6 +54,20 @@ bench-kpis:
 ## Flag evaluations per second on one core (server pinned to CPU 0, wrk to CPU 1).
 bench-flags: build
 	@scripts/bench-flags
+
+## Purge, backup and restore on the demo data at --scale 10 (SQLite, release build).
+bench-retention: build
+	@scripts/bench-retention
+
+## 60 s of mixed load (pages, ingestion, API reads, flags) at 600 req/s on the demo data at
+## --scale 10: SQLite, and Postgres when LOAD_POSTGRES_URL is set.
+bench-load: build
+	@scripts/bench-load
+
+## Each fuzz target for FUZZ_SECONDS (default 60) with cargo-fuzz, seeded with the shared
+## fixtures; crashes are kept in fuzz/regressions/ (replayed by `make test`).
+fuzz:
+	@scripts/fuzz
 
 ## Print the size of the release WebAssembly bundle and check it against the budget.
 size:

@@ -24,6 +24,8 @@ pub enum AppError {
     Internal,
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
+    #[error("the server's disk is full: nothing was saved; an operator must free space")]
+    StorageFull,
     #[error("the server could not be reached: {0}")]
     Transport(String),
 }
@@ -39,6 +41,7 @@ impl AppError {
             AppError::Conflict(_) => S::CONFLICT,
             AppError::TooManyRequests(_) => S::TOO_MANY_REQUESTS,
             AppError::Unavailable => S::SERVICE_UNAVAILABLE,
+            AppError::StorageFull => S::INSUFFICIENT_STORAGE,
             AppError::Internal | AppError::Transport(_) => S::INTERNAL_SERVER_ERROR,
         }
     }
@@ -73,6 +76,10 @@ impl From<crate::store::StoreError> for AppError {
             StoreError::Unavailable(_) => {
                 tracing::warn!(error = %e, "server function refused: database unavailable");
                 AppError::Unavailable
+            }
+            StoreError::Full(_) => {
+                tracing::error!(error = %e, "server function refused: the database's disk is full");
+                AppError::StorageFull
             }
             StoreError::Other(_) => {
                 tracing::error!(error = %e, "store error in a server function");

@@ -13,6 +13,7 @@ pub mod demo_flags;
 pub mod demo_kpis;
 pub mod demo_notify;
 pub mod demo_plans;
+pub mod fuzzing;
 pub mod ingest;
 pub mod jobs;
 pub mod limits;
@@ -21,6 +22,7 @@ pub mod notify;
 pub mod ops;
 pub mod push;
 pub mod rest;
+pub mod routes;
 pub mod telemetry;
 pub mod web;
 
@@ -109,6 +111,29 @@ pub async fn build_state(settings: &Settings, db: Db) -> AppState {
     })
 }
 
+/// The routes outside Leptos and the REST API, with the methods they answer: sign-in and
+/// sign-out, the theme toggle, report exports, probes.
+pub fn browser_routes() -> Vec<routes::Route> {
+    browser_table().routes().to_vec()
+}
+
+fn browser_table() -> routes::Table<AppState> {
+    routes::Table::default()
+        .route(&["POST"], "/login", post(web::login))
+        .route(&["POST"], "/logout", post(web::logout))
+        .route(&["POST"], "/theme", post(web::toggle_theme))
+        .route(&["GET"], "/calibration/export", get(web::calibration_csv))
+        .route(&["GET"], "/overview/export", get(web::overview_csv))
+        .route(
+            &["GET"],
+            "/calibration/chart/{name}",
+            get(web::calibration_svg),
+        )
+        .route(&["GET"], "/healthz", get(ops::healthz))
+        .route(&["GET"], "/readyz", get(ops::readyz))
+        .route(&["GET"], "/metrics", get(ops::metrics))
+}
+
 /// The whole HTTP stack: Leptos pages and server functions, sign-in routes, probes, static
 /// files, and the middleware around them.
 pub fn router(state: AppState, settings: &Settings) -> Router {
@@ -147,16 +172,7 @@ pub fn router_with(state: AppState, settings: &Settings, watch: ops::DbWatch) ->
         ));
     let metrics = metrics::Metrics::default();
 
-    Router::new()
-        .route("/login", post(web::login))
-        .route("/logout", post(web::logout))
-        .route("/theme", post(web::toggle_theme))
-        .route("/calibration/export", get(web::calibration_csv))
-        .route("/overview/export", get(web::overview_csv))
-        .route("/calibration/chart/{name}", get(web::calibration_svg))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+    browser_table().into_router()
         .nest_service("/pkg", pkg)
         .merge(rest::router(settings.max_upload_bytes))
         .leptos_routes_with_context(&state, routes, context.clone(), {

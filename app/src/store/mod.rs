@@ -56,8 +56,21 @@ pub enum StoreError {
     Forbidden(String),
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database's disk (or quota) is full: nothing of the write was kept.
+    #[error("the database's disk is full: {0}")]
+    Full(String),
     #[error("database error: {0}")]
     Other(String),
+}
+
+/// A write refused for want of space: Postgres' SQLSTATE `53100` (disk_full; its codes are
+/// five characters), or SQLite's SQLITE_FULL (13, the low byte of its extended codes).
+fn is_full(code: Option<&str>) -> bool {
+    match code {
+        Some(c) if c.len() == 5 => c == "53100",
+        Some(c) => c.parse::<i64>().is_ok_and(|n| n & 0xff == 13),
+        None => false,
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -66,6 +79,11 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::RowNotFound => StoreError::NotFound("not found".into()),
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 StoreError::Unavailable(e.to_string())
+            }
+            // SQLite's SQLITE_FULL (13, also as extended codes) and Postgres' disk_full / out of
+            // memory classes (53100, 53200).
+            sqlx::Error::Database(db) if is_full(db.code().as_deref()) => {
+                StoreError::Full(e.to_string())
             }
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(format!(
                 "already exists ({})",

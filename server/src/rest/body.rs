@@ -28,12 +28,17 @@ pub async fn json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Resul
             JSON_LIMIT / 1024 / 1024
         ))
     })?;
+    decode(&bytes)
+}
+
+/// Parses a JSON document already read; a bad one is a 422 naming the field and the position.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::Unprocessable(
             "the request body is empty: send a JSON object".into(),
         ));
     }
-    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();

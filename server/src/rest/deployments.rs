@@ -165,18 +165,13 @@ pub fn deployment_json(d: &DeploymentDetail) -> Value {
     })
 }
 
-/// `POST /api/v1/projects/{project}/deployments`: 201 with the new deployment, 200 with the
-/// one this request already made.
-pub async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<impl IntoResponse> {
-    caller.require(Scope::Deploy)?;
-    caller.require_project(&project)?;
-    let b: CreateBody = body::json(&headers, body).await?;
+/// A deployment request as `POST …/deployments` reads it from its body (the fuzz target's
+/// entry).
+pub fn new_deployment(bytes: &[u8]) -> ApiResult<NewDeployment> {
+    deployment_of(body::decode(bytes)?)
+}
+
+fn deployment_of(b: CreateBody) -> ApiResult<NewDeployment> {
     let mut commits = Vec::with_capacity(b.commits.len());
     for (i, c) in b.commits.iter().enumerate() {
         let sha = c.sha.trim().to_ascii_lowercase();
@@ -208,7 +203,7 @@ pub async fn create(
             )));
         }
     }
-    let new = NewDeployment {
+    Ok(NewDeployment {
         environment: b.environment.trim().to_string(),
         version: b.version,
         commit_sha: b.commit_sha,
@@ -223,7 +218,21 @@ pub async fn create(
             .into_iter()
             .map(|a| (a.kind, a.name, a.url))
             .collect(),
-    };
+    })
+}
+
+/// `POST /api/v1/projects/{project}/deployments`: 201 with the new deployment, 200 with the
+/// one this request already made.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    caller.require(Scope::Deploy)?;
+    caller.require_project(&project)?;
+    let new = deployment_of(body::json(&headers, body).await?)?;
     let (id, created) =
         deployments::request(&state.db, &project, &new, &requester(&caller)).await?;
     let d = deployments::get(&state.db, id).await?;
@@ -384,18 +393,12 @@ struct HealthBody {
     samples: Vec<SampleBody>,
 }
 
-/// `POST /api/v1/deployments/{id}/health`: samples of a running or watched deployment; an
-/// automatic rollback trigger answers with the rollback's id.
-pub async fn health(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<Json<Value>> {
-    caller.require(Scope::Deploy)?;
-    let id = owned(&state.db, &caller, &id).await?;
-    let b: HealthBody = body::json(&headers, body).await?;
+/// Health samples as `POST …/health` reads them from its body (the fuzz target's entry).
+pub fn health_samples(bytes: &[u8]) -> ApiResult<Vec<NewSample>> {
+    samples_of(body::decode(bytes)?)
+}
+
+fn samples_of(b: HealthBody) -> ApiResult<Vec<NewSample>> {
     if b.samples.is_empty() || b.samples.len() > 1000 {
         return Err(ApiError::Unprocessable(
             "`samples`: 1 to 1000 samples".into(),
@@ -428,6 +431,21 @@ pub async fn health(
             },
         });
     }
+    Ok(samples)
+}
+
+/// `POST /api/v1/deployments/{id}/health`: samples of a running or watched deployment; an
+/// automatic rollback trigger answers with the rollback's id.
+pub async fn health(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    caller.require(Scope::Deploy)?;
+    let id = owned(&state.db, &caller, &id).await?;
+    let samples = samples_of(body::json(&headers, body).await?)?;
     let (stored, rollback) = deployments::add_health(&state.db, id, &samples).await?;
     Ok(Json(json!({
         "stored": stored,

@@ -25,6 +25,9 @@ pub enum ApiError {
     Unprocessable(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The database's disk is full; details go to the log.
+    #[error("{0}")]
+    StorageFull(String),
     /// Details go to the log, not to the caller.
     #[error("{0}")]
     Internal(String),
@@ -42,6 +45,7 @@ impl ApiError {
             ApiError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -57,6 +61,7 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(m) => {
                 ApiError::Unavailable(format!("database unavailable: {m}"))
             }
+            StoreError::Full(m) => ApiError::StorageFull(m),
             StoreError::Other(m) => ApiError::Internal(m),
         }
     }
@@ -73,6 +78,10 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "API request refused: database unavailable");
                 "the database is unavailable; retry shortly".to_string()
+            }
+            ApiError::StorageFull(detail) => {
+                tracing::error!(error = %detail, "API request refused: the database's disk is full");
+                "the server's disk is full: nothing of this request was stored; retry after an operator frees space".to_string()
             }
             other => other.to_string(),
         };

@@ -228,6 +228,26 @@ fn ramp_of(b: RampBody, now: i64) -> ApiResult<Ramp> {
     })
 }
 
+/// A flag change as `PUT …/flags/{environment}/{flag}` reads it from its body, checked (the
+/// fuzz target's entry).
+pub fn flag_change(bytes: &[u8], now: i64) -> ApiResult<SettingChange> {
+    change_of(body::decode(bytes)?, now)
+}
+
+fn change_of(b: SetBody, now: i64) -> ApiResult<SettingChange> {
+    let change = SettingChange {
+        enabled: b.enabled,
+        rollout: b
+            .rollout
+            .unwrap_or(if b.ramp.is_some() { 0.0 } else { 1.0 }),
+        ramp: b.ramp.map(|r| ramp_of(r, now)).transpose()?,
+        allow: list_of(&b.allow, "allow")?,
+        deny: list_of(&b.deny, "deny")?,
+    };
+    flags::check_change(&change)?;
+    Ok(change)
+}
+
 fn list_of(keys: &[String], list: &str) -> ApiResult<Vec<String>> {
     if let Some(k) = keys.iter().find(|k| k.contains(['\n', ','])) {
         return Err(ApiError::Unprocessable(format!(
@@ -251,17 +271,9 @@ pub async fn set(
     let b: SetBody = body::json(&headers, raw).await?;
     let now = now_ms();
     let start_given = b.ramp.as_ref().is_some_and(|r| r.starts_at.is_some());
-    let mut change = SettingChange {
-        enabled: b.enabled,
-        rollout: b
-            .rollout
-            .unwrap_or(if b.ramp.is_some() { 0.0 } else { 1.0 }),
-        ramp: b.ramp.map(|r| ramp_of(r, now)).transpose()?,
-        allow: list_of(&b.allow, "allow")?,
-        deny: list_of(&b.deny, "deny")?,
-    };
+    let description = b.description.clone();
     // Checked before anything is written, so a refused body creates no flag either.
-    flags::check_change(&change)?;
+    let mut change = change_of(b, now)?;
     let by = requester(&caller);
     let (list, environments) = flags::list(&state.db, &project).await?;
     if !environments.contains(&environment) {
@@ -287,7 +299,7 @@ pub async fn set(
     let (id, created) = match existing {
         Some(f) => (f.id, false),
         None => {
-            let description = b.description.as_deref().unwrap_or_default();
+            let description = description.as_deref().unwrap_or_default();
             match flags::create(&state.db, &project, &name, description, &by).await {
                 Ok(id) => (id, true),
                 // A concurrent call created it first: set that one.

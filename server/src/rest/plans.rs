@@ -274,6 +274,18 @@ fn criterion(c: CriterionBody, at: &str) -> ApiResult<(String, Link)> {
     Ok((c.title, link))
 }
 
+/// The explicit phases of a plan body, checked as `POST …/plans` checks them (the fuzz
+/// target's entry).
+pub fn plan_phases(bytes: &[u8]) -> ApiResult<Vec<PhaseDraft>> {
+    let b: PlanBody = body::decode(bytes)?;
+    b.phases
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(n, p)| phase(p, n))
+        .collect()
+}
+
 fn phase(p: PhaseBody, n: usize) -> ApiResult<PhaseDraft> {
     let at = format!("phases[{n}]");
     let status = match &p.status {

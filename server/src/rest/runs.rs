@@ -181,6 +181,11 @@ fn check_figures(p: &Performance, s: &Security) -> ApiResult<()> {
     Ok(())
 }
 
+/// A run as `POST …/runs` reads it from its body (the fuzz target's entry).
+pub fn new_run(bytes: &[u8]) -> ApiResult<NewRun> {
+    validate(body::decode(bytes)?)
+}
+
 fn validate(b: RunBody) -> ApiResult<NewRun> {
     let external_id = match b.external_id {
         IdText::Number(n) => n.to_string(),

@@ -265,10 +265,10 @@ async fn a_database_that_goes_away_gets_fast_503s_and_the_server_recovers_alone(
         .as_str()
         .unwrap()
         .contains("database is unavailable"));
+    let refused = t.elapsed();
     assert!(
-        t.elapsed() < Duration::from_secs(1),
-        "three refusals took {:?}",
-        t.elapsed()
+        refused < Duration::from_secs(1),
+        "three refusals took {refused:?}"
     );
     // The process itself is alive.
     assert_eq!(
@@ -280,6 +280,9 @@ async fn a_database_that_goes_away_gets_fast_503s_and_the_server_recovers_alone(
     // Nothing calls /readyz here: the server finds the database again by itself.
     let back = wait_for(&kpis, &token, 200).await;
     assert!(back < Duration::from_secs(5), "recovered after {back:?}");
+    eprintln!(
+        "outage: the gate closed {noticed:?} after the cut; refusals took {refused:?}; service was back {back:?} after the restore"
+    );
     let page = admin.get(app.url("/runs")).send().await.unwrap();
     assert_eq!(page.status(), 200, "the session survived the outage");
 }

@@ -36,6 +36,17 @@ pub async fn backends() -> Vec<TestDb> {
     all
 }
 
+impl TestDb {
+    /// A SQLite database at `path` (the caller owns the folder).
+    pub fn sqlite_at(path: &std::path::Path) -> TestDb {
+        TestDb {
+            url: format!("sqlite://{}", path.display()),
+            label: "sqlite",
+            _dir: None,
+        }
+    }
+}
+
 /// Creates an empty database named after a random suffix on the server of `base`.
 async fn fresh_postgres(base: &str) -> TestDb {
     use sqlx::Connection;

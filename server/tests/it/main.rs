@@ -2,13 +2,16 @@
 //! HTTP stack through a real server on a free port.
 
 mod api;
+mod authz;
 mod calibration;
 mod calibration_api;
 mod deploy_api;
 mod deploy_store;
 mod deploy_views;
+mod faults;
 mod fixtures;
 mod flags;
+mod fuzz_regressions;
 mod hardening;
 mod helpers;
 mod http;

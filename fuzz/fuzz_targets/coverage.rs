@@ -1,0 +1,3 @@
+#![no_main]
+// The body is gatehouse_server::fuzzing::coverage, which the regression test replays too.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| gatehouse_server::fuzzing::coverage(data));
