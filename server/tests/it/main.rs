@@ -5,6 +5,7 @@ mod api;
 mod authz;
 mod calibration;
 mod calibration_api;
+mod crash;
 mod deploy_api;
 mod deploy_store;
 mod deploy_views;
