@@ -58,6 +58,8 @@ pub struct Settings {
     pub login_per_minute: u32,
     /// Requests with a bad API token accepted per client address per minute (then 429).
     pub token_failures_per_minute: u32,
+    /// How long a replica holds the notifications it claimed before another may send them.
+    pub notify_lease_secs: u64,
 }
 
 impl fmt::Debug for Settings {
@@ -81,6 +83,7 @@ impl fmt::Debug for Settings {
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("login_per_minute", &self.login_per_minute)
             .field("token_failures_per_minute", &self.token_failures_per_minute)
+            .field("notify_lease_secs", &self.notify_lease_secs)
             .finish()
     }
 }
@@ -120,6 +123,7 @@ impl Default for Settings {
             max_upload_bytes: 512 * 1024 * 1024,
             login_per_minute: 30,
             token_failures_per_minute: 30,
+            notify_lease_secs: 60,
         }
     }
 }
@@ -146,6 +150,7 @@ struct FileSettings {
     max_upload_mb: Option<u64>,
     login_per_minute: Option<u32>,
     token_failures_per_minute: Option<u32>,
+    notify_lease_secs: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -228,6 +233,9 @@ impl Settings {
             if let Some(v) = f.token_failures_per_minute {
                 s.token_failures_per_minute = v;
             }
+            if let Some(v) = f.notify_lease_secs {
+                s.notify_lease_secs = v;
+            }
         }
         if let Some(v) = env("DATABASE_URL") {
             s.database_url = Secret::new(v);
@@ -294,6 +302,15 @@ impl Settings {
         if let Some(v) = env("GATEHOUSE_TOKEN_FAILURES_PER_MINUTE") {
             s.token_failures_per_minute =
                 parse_num("GATEHOUSE_TOKEN_FAILURES_PER_MINUTE", &v)? as u32;
+        }
+        if let Some(v) = env("GATEHOUSE_NOTIFY_LEASE_SECS") {
+            s.notify_lease_secs = parse_num("GATEHOUSE_NOTIFY_LEASE_SECS", &v)?;
+        }
+        if !(6..=3600).contains(&s.notify_lease_secs) {
+            return Err(ConfigError(format!(
+                "notify_lease_secs must be 6 to 3600 (got {})",
+                s.notify_lease_secs
+            )));
         }
         if s.login_per_minute == 0 || s.token_failures_per_minute == 0 {
             return Err(ConfigError(

@@ -260,7 +260,11 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", settings.addr));
-    let _outbox = notify::spawn_outbox(db.clone(), public_url);
+    let _outbox = notify::spawn_outbox(
+        db.clone(),
+        public_url,
+        std::time::Duration::from_secs(settings.notify_lease_secs),
+    );
     let _retention = jobs::spawn_retention(db.clone(), jobs::instance_name(settings.addr));
     let watch = ops::DbWatch::default();
     let _prober = watch.spawn_prober(db.clone());

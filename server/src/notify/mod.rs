@@ -89,9 +89,19 @@ pub async fn drain(
     client: &reqwest::Client,
     public_url: &str,
 ) -> Result<usize, app::store::StoreError> {
+    drain_with_lease(db, client, public_url, LEASE).await
+}
+
+/// [`drain`] with claims held for `lease` (the client's timeout must be well within it).
+pub async fn drain_with_lease(
+    db: &Db,
+    client: &reqwest::Client,
+    public_url: &str,
+    lease: Duration,
+) -> Result<usize, app::store::StoreError> {
     let mut sent = 0;
     loop {
-        let due = notify::claim(db, now_ms(), BATCH, LEASE.as_millis() as i64).await?;
+        let due = notify::claim(db, now_ms(), BATCH, lease.as_millis() as i64).await?;
         if due.is_empty() {
             return Ok(sent);
         }
@@ -122,14 +132,15 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
 }
 
 /// Sends due notifications every second.
-pub fn spawn_outbox(db: Db, public_url: String) -> crate::jobs::JobHandle {
+pub fn spawn_outbox(db: Db, public_url: String, lease: Duration) -> crate::jobs::JobHandle {
     crate::jobs::JobHandle::spawn(async move {
-        let client = http_client(SEND_TIMEOUT);
+        // Every send ends well within the lease, so no answer is recorded after it ran out.
+        let client = http_client(SEND_TIMEOUT.min(lease / 3));
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = drain(&db, &client, &public_url).await {
+            if let Err(e) = drain_with_lease(&db, &client, &public_url, lease).await {
                 tracing::warn!(error = %e, "could not send notifications");
             }
         }

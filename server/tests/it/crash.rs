@@ -35,16 +35,21 @@ fn free_port() -> u16 {
 }
 
 /// A `gatehouse serve` process.
-struct Server {
+pub struct Server {
     child: Child,
-    base: String,
+    pub base: String,
 }
 
 impl Server {
-    async fn start(db: &TestDb, site: &std::path::Path) -> Server {
+    pub async fn start(db: &TestDb, site: &std::path::Path) -> Server {
+        Server::start_with(db, site, &[]).await
+    }
+
+    pub async fn start_with(db: &TestDb, site: &std::path::Path, env: &[(&str, &str)]) -> Server {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
             .arg("serve")
+            .envs(env.iter().copied())
             .env("DATABASE_URL", &db.url)
             .env("GATEHOUSE_ADDR", format!("127.0.0.1:{port}"))
             .env("GATEHOUSE_SITE_ROOT", site)
@@ -74,7 +79,7 @@ impl Server {
         Server { child, base }
     }
 
-    fn kill9(&mut self) {
+    pub fn kill9(&mut self) {
         self.child.kill().expect("SIGKILL");
         self.child.wait().unwrap();
     }
@@ -87,7 +92,7 @@ impl Drop for Server {
     }
 }
 
-async fn count(db: &Db, sql: &str) -> i64 {
+pub async fn count(db: &Db, sql: &str) -> i64 {
     match db {
         Db::Sqlite(p) => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await,
         Db::Postgres(p) => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await,

@@ -95,6 +95,19 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// A client's view of a server running elsewhere (another process) at `base`.
+    pub fn at(base: &str) -> TestApp {
+        TestApp {
+            addr: base
+                .trim_start_matches("http://")
+                .parse()
+                .expect("http://IP:PORT"),
+            label: "process",
+            _server: tokio::spawn(async {}),
+            _prober: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

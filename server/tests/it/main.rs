@@ -24,6 +24,7 @@ mod plan_api;
 mod plan_store;
 mod predictor_store;
 mod push;
+mod replicas;
 mod retention;
 mod runs_store;
 mod store;
