@@ -183,6 +183,7 @@ impl Db {
             let pool = SqlitePoolOptions::new()
                 .max_connections(settings.max_connections)
                 .acquire_timeout(settings.acquire_timeout)
+                .before_acquire(|conn, _| Box::pin(sqlite_connection_is_clean(conn)))
                 .connect_with(opts)
                 .await?;
             Ok(Db::Sqlite(pool))
@@ -359,6 +360,26 @@ pub async fn begin_write<DB: WriteBegin>(
     pool: &sqlx::Pool<DB>,
 ) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error> {
     pool.begin_with(DB::BEGIN).await
+}
+
+/// Whether an idle SQLite connection may be lent out again. SQLite rolls a whole transaction
+/// back by itself on some errors (SQLITE_FULL among them); sqlx's ROLLBACK then fails, and
+/// sqlx still counts the connection as inside a transaction, so every later `BEGIN IMMEDIATE`
+/// on it would be refused. Such a connection is closed instead (the pool opens a fresh one).
+/// A rollback queued by a dropped transaction is waited for first (the ping follows it).
+async fn sqlite_connection_is_clean(
+    conn: &mut sqlx::SqliteConnection,
+) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    conn.ping().await?;
+    let clean = !conn.is_in_transaction();
+    if !clean {
+        tracing::warn!("closing a SQLite connection left inside a transaction the database had already rolled back");
+    }
+    Ok(clean)
 }
 
 /// Now, as epoch milliseconds UTC.

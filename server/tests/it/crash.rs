@@ -41,10 +41,6 @@ pub struct Server {
 }
 
 impl Server {
-    pub async fn start(db: &TestDb, site: &std::path::Path) -> Server {
-        Server::start_with(db, site, &[]).await
-    }
-
     pub async fn start_with(db: &TestDb, site: &std::path::Path, env: &[(&str, &str)]) -> Server {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
@@ -171,8 +167,25 @@ async fn kill_9_mid_ingestion_and_approvals_loses_nothing_and_halves_nothing() {
         .unwrap()
         .secret;
         let site = tempfile::tempdir().unwrap();
-        let mut server = Server::start(&backend, site.path()).await;
+        // A short lease, so what the killed process had claimed is sent soon after.
+        let lease = [("GATEHOUSE_NOTIFY_LEASE_SECS", "6")];
+        let mut server = Server::start_with(&backend, site.path(), &lease).await;
         let base = server.base.clone();
+        // Deployment news goes to a receiver that is down (503) until after the restart: at
+        // the kill every notification is still in the outbox, waiting for its next try.
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (seen, hook) = crate::replicas::receiver(down.clone()).await;
+        crate::replicas::notify_receiver(
+            &base,
+            &hook,
+            &[
+                "deployment.started",
+                "deployment.succeeded",
+                "approval.requested",
+                "approval.granted",
+            ],
+        )
+        .await;
         let told = Arc::new(Mutex::new(Told::default()));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
 
@@ -297,10 +310,18 @@ async fn kill_9_mid_ingestion_and_approvals_loses_nothing_and_halves_nothing() {
         let told = std::mem::take(&mut *told.lock().unwrap());
         assert!(told.reports.len() >= 150, "{label}: load before the kill");
 
-        // Restart on the same database.
-        let server = Server::start(&backend, site.path()).await;
-        let base = server.base.clone();
         let db = connect(&backend).await;
+        let waiting_at_kill = count(
+            &db,
+            "select count(*) from delivery where status <> 'delivered'",
+        )
+        .await;
+
+        // Restart on the same database.
+        let server = Server::start_with(&backend, site.path(), &lease).await;
+        let restarted = Instant::now();
+        down.store(false, std::sync::atomic::Ordering::SeqCst);
+        let base = server.base.clone();
         for (external, run) in &told.runs {
             let n = count(
                 &db,
@@ -395,13 +416,40 @@ async fn kill_9_mid_ingestion_and_approvals_loses_nothing_and_halves_nothing() {
             .await;
             assert_eq!(tests, CASES, "{label}: retried report of run {run}");
         }
+        // The outbox resumes: every notification raised before the kill (in the transaction
+        // of its deployment change), refused with 503 until then, reaches the receiver after
+        // the restart, once: the killed process sent nothing that was taken.
+        let raised = count(&db, "select count(*) from delivery").await;
+        assert_eq!(
+            waiting_at_kill, raised,
+            "{label}: nothing is delivered while the receiver is down"
+        );
+        assert!(
+            raised as usize >= told.deployments.len(),
+            "{label}: {raised} notifications for {} deployments",
+            told.deployments.len()
+        );
+        crate::replicas::wait_all_delivered(&db, raised, label).await;
+        let ids = crate::replicas::delivery_ids(&db).await;
+        let seen = seen.lock().unwrap().clone();
+        let lost = ids.iter().filter(|id| !seen.contains_key(id)).count();
+        assert_eq!(lost, 0, "{label}: notifications that never arrived");
+        assert_eq!(
+            seen.len(),
+            ids.len(),
+            "{label}: arrivals of unknown deliveries"
+        );
+        let twice = seen.values().filter(|n| **n > 1).count();
+        assert_eq!(twice, 0, "{label}: notifications taken more than once");
         eprintln!(
-            "{label}: kill -9 after {} runs, {} reports, {} deployments, {} approvals acknowledged; {} unanswered reports retried; all consistent",
+            "{label}: kill -9 after {} runs, {} reports, {} deployments, {} approvals acknowledged; {} unanswered reports retried; \
+             {raised} notifications, {waiting_at_kill} unsent at the kill, all delivered {:?} after the restart, each once; all consistent",
             told.runs.len(),
             told.reports.len(),
             told.deployments.len(),
             told.approved.len(),
-            told.unanswered.len()
+            told.unanswered.len(),
+            restarted.elapsed()
         );
         drop(server);
     }

@@ -46,12 +46,12 @@ async fn a_full_disk_refuses_writes_clearly_and_corrupts_nothing() {
     let mnt = dir.path().join("small");
     std::fs::create_dir(&mnt).unwrap();
     let ok = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=24m", "tmpfs"])
+        .args(["-t", "tmpfs", "-o", "size=40m", "tmpfs"])
         .arg(&mnt)
         .status()
         .unwrap()
         .success();
-    assert!(ok, "mount a 24 MB tmpfs at {}", mnt.display());
+    assert!(ok, "mount a 40 MB tmpfs at {}", mnt.display());
     let _mount = Mount(mnt.clone());
     let db = TestDb::sqlite_at(&mnt.join("gatehouse.db"));
     let app = spawn_app_with(&db, settings_for(&db)).await;
@@ -96,7 +96,7 @@ async fn a_full_disk_refuses_writes_clearly_and_corrupts_nothing() {
             .unwrap()
     };
     let ballast = mnt.join("ballast");
-    std::fs::write(&ballast, vec![7u8; (free() - 6 * 1024 * 1024) as usize]).unwrap();
+    std::fs::write(&ballast, vec![7u8; (free() - 12 * 1024 * 1024) as usize]).unwrap();
 
     let mut stored = Vec::new();
     let mut refused = None;
@@ -173,11 +173,12 @@ async fn a_full_disk_refuses_writes_clearly_and_corrupts_nothing() {
             .body(report(n))
             .send()
             .await
-            .unwrap()
-            .status(),
-        None => new_run(n).await.unwrap().status(),
+            .unwrap(),
+        None => new_run(n).await.unwrap(),
     };
-    assert_eq!(retried, 201, "the retry after freeing space");
+    let status = retried.status();
+    let text = retried.text().await.unwrap();
+    assert_eq!(status, 201, "the retry after freeing space: {text}");
     eprintln!(
         "disk full: {} reports stored, report {n} refused with 507 ({message}); integrity ok; retry stored",
         stored.len()
@@ -190,4 +191,63 @@ fn is_root() -> bool {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
+}
+
+/// SQLite rolls a whole transaction back by itself when a write finds no room (SQLITE_FULL);
+/// sqlx's ROLLBACK then fails and sqlx would keep counting that connection as inside a
+/// transaction, refusing every later `BEGIN IMMEDIATE` on it (a 500 on each write it served).
+/// `max_page_count` makes the one pooled connection run out of room without a small disk: the
+/// write is refused as Full, and the next write on the same pool goes through. SQLite only:
+/// Postgres does not roll back on its own, and a failed statement's ROLLBACK succeeds there.
+#[tokio::test]
+async fn a_write_after_sqlite_rolled_back_a_full_transaction_goes_through() {
+    use app::store::{tx::Tx, Db, PoolSettings, StoreError};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("full.db").display());
+    let one = PoolSettings {
+        max_connections: 1,
+        ..PoolSettings::default()
+    };
+    let db = Db::connect(&url, &one).await.unwrap();
+    let Db::Sqlite(pool) = &db else {
+        unreachable!()
+    };
+    sqlx::query("create table scratch (x blob)")
+        .execute(pool)
+        .await
+        .unwrap();
+    let pages: i64 = sqlx::query_scalar("pragma page_count")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    sqlx::query(&format!("pragma max_page_count = {}", pages + 4))
+        .execute(pool)
+        .await
+        .unwrap();
+
+    let mut tx = Tx::write(&db).await.unwrap();
+    tx.execute("insert into scratch values (zeroblob(100))", &[])
+        .await
+        .unwrap();
+    let full = tx
+        .execute("insert into scratch values (zeroblob(1000000))", &[])
+        .await;
+    assert!(matches!(full, Err(StoreError::Full(_))), "{full:?}");
+    drop(tx);
+
+    let mut tx = Tx::write(&db)
+        .await
+        .expect("a write transaction after the refused one");
+    tx.execute("insert into scratch values (zeroblob(10))", &[])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let rows: i64 = sqlx::query_scalar("select count(*) from scratch")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows, 1,
+        "the refused transaction kept nothing; the next one its row"
+    );
 }
