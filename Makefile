@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup build run test test-rust test-e2e size bench bench-scale bench-ingest bench-calibration bench-slider bench-kpis bench-flags bench-retention bench-load fuzz fmt
+.PHONY: setup build run test test-rust test-e2e size bench bench-scale bench-ingest bench-calibration bench-slider bench-kpis bench-flags bench-retention bench-load fuzz audit fmt
 
 setup:
 	@scripts/setup
@@ -68,6 +68,11 @@ bench-load: build
 ## fixtures; crashes are kept in fuzz/regressions/ (replayed by `make test`).
 fuzz:
 	@scripts/fuzz
+
+## cargo-audit of Cargo.lock against a local copy of the RustSec advisory database (offline;
+## see scripts/audit). Also a step of `make test` where a copy is present.
+audit:
+	@scripts/audit
 
 ## Print the size of the release WebAssembly bundle and check it against the budget.
 size:
