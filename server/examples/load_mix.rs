@@ -129,12 +129,13 @@ async fn one(s: &Shared, kind: &'static str, n: u64, rng_pick: usize) -> Result<
     Ok(status)
 }
 
-fn chrono_now() -> String {
-    let ms = std::time::SystemTime::now()
+/// Now as epoch milliseconds, a JSON number (the API reads a string as RFC 3339 and answers
+/// 422 to digits in quotes).
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_millis() as i64;
-    ms.to_string()
+        .as_millis() as i64
 }
 
 async fn sign_in(http: &reqwest::Client, base: &str, user: &str, password: &str) -> String {

@@ -119,10 +119,13 @@ impl TestApp {
             reqwest::header::ORIGIN,
             format!("http://{}", self.addr).parse().unwrap(),
         );
+        // A bound on every answer: a request that hangs fails naming its URL, instead of
+        // stalling the test run.
         reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .default_headers(headers)
+            .timeout(std::time::Duration::from_secs(120))
             .build()
             .unwrap()
     }
