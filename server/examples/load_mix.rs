@@ -94,7 +94,7 @@ async fn one(s: &Shared, kind: &'static str, n: u64, rng_pick: usize) -> Result<
             .json(&serde_json::json!({
                 "provider": "github", "external_id": format!("load-{n}"), "attempt": 1,
                 "workflow": "ci", "branch": "main", "commit_sha": format!("{:08x}", n * 2654435761 % (1 << 32)),
-                "status": "running", "started_at": chrono_now(),
+                "status": "running", "started_at": now_ms(),
             })),
         "ingest: junit report" => api(
             reqwest::Method::POST,
@@ -103,7 +103,7 @@ async fn one(s: &Shared, kind: &'static str, n: u64, rng_pick: usize) -> Result<
         .header("content-type", "application/xml")
         .body(junit(n)),
         "ingest: finish run" => api(reqwest::Method::PATCH, format!("/api/v1/runs/{}", some_run()))
-            .json(&serde_json::json!({"status": "success", "finished_at": chrono_now()})),
+            .json(&serde_json::json!({"status": "success", "finished_at": now_ms()})),
         "api: run" => api(reqwest::Method::GET, format!("/api/v1/runs/{}", some_run())),
         "api: deployments" => api(
             reqwest::Method::GET,
@@ -131,7 +131,7 @@ async fn one(s: &Shared, kind: &'static str, n: u64, rng_pick: usize) -> Result<
 
 /// Now as epoch milliseconds, a JSON number (the API reads a string as RFC 3339 and answers
 /// 422 to digits in quotes).
-fn chrono_now() -> i64 {
+fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
